@@ -1,0 +1,189 @@
+"""JSON API and pages of the profile explorer.
+
+Maps GET paths to answers: the HTML/JS/CSS of the Search Profiles page from
+``static/``, and the JSON endpoints the page (and the tests) use – profile
+list, facet counts, one profile's details, its flame graph per sample type,
+merged flame graphs across profiles, per-service metrics and the download of
+the original bytes.  Knows nothing of sockets: it returns ``Response``
+objects that the HTTP layer writes out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+from .filters import FilterError, ProfileFilter
+from .flamegraph import available_types, build_flamegraph
+from .profile_cache import DecodedProfileCache
+from .sample_types import default_type, display_name, sort_key
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+MAX_MERGED_PROFILES = 200
+MAX_METRIC_POINTS = 5000
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(payload, status: int = 200) -> Response:
+    return Response(status, "application/json", json.dumps(payload).encode("utf-8"))
+
+
+def error_response(status: int, reason: str) -> Response:
+    return json_response({"error": reason}, status)
+
+
+def _int_param(query, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name, [""])[0]
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise FilterError(f"{name} must be an integer") from error
+    return max(low, min(high, value))
+
+
+def _static_file(name: str) -> Response:
+    # Only plain file names from the static folder: no path traversal.
+    if not re.fullmatch(r"[A-Za-z0-9_-]+\.(html|js|css|svg)", name):
+        return error_response(404, "no such file")
+    path = os.path.join(STATIC_DIR, name)
+    if not os.path.isfile(path):
+        return error_response(404, "no such file")
+    with open(path, "rb") as handle:
+        body = handle.read()
+    return Response(200, STATIC_TYPES[os.path.splitext(name)[1]], body, {"Cache-Control": "no-cache"})
+
+
+def _safe_filename(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "profile"
+
+
+class Explorer:
+    def __init__(self, store, config_summary: dict | None = None):
+        self.store = store
+        self.cache = DecodedProfileCache(store)
+        self.config_summary = config_summary or {}
+
+    def handle_get(self, path: str, query: dict[str, list[str]]) -> Response:
+        try:
+            return self._route(path, query)
+        except FilterError as error:
+            return error_response(400, str(error))
+
+    def _route(self, path: str, query) -> Response:
+        if path in ("/", "/index.html"):
+            return _static_file("index.html")
+        if re.fullmatch(r"/profiles/\d+", path) or path == "/merged":
+            return _static_file("profile.html")
+        if path.startswith("/static/"):
+            return _static_file(path[len("/static/"):])
+        if path == "/api/profiles":
+            return self._list(query)
+        if path == "/api/facets":
+            return json_response({"facets": self.store.facet_counts(ProfileFilter.from_query(query))})
+        if path == "/api/merged":
+            return self._merged(query)
+        if path == "/api/metrics":
+            return self._metrics(query)
+        if path == "/api/stats":
+            return json_response({"profiles": self.store.count(),
+                                  "stored_bytes": self.store.total_stored_bytes(), **self.config_summary})
+        match = re.fullmatch(r"/api/profiles/(\d+)(?:/(flamegraph|download))?", path)
+        if match:
+            profile_id = int(match.group(1))
+            action = match.group(2)
+            if action == "flamegraph":
+                return self._flamegraph(profile_id, query)
+            if action == "download":
+                return self._download(profile_id, query)
+            return self._profile(profile_id)
+        return error_response(404, f"no route for {path}")
+
+    def _list(self, query) -> Response:
+        profile_filter = ProfileFilter.from_query(query)
+        limit = _int_param(query, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        offset = _int_param(query, "offset", 0, 0, 1 << 62)
+        rows, total = self.store.list_profiles(profile_filter, limit, offset)
+        return json_response({"profiles": rows, "total": total, "limit": limit, "offset": offset})
+
+    def _profile(self, profile_id: int) -> Response:
+        profile = self.store.get_profile(profile_id)
+        if profile is None:
+            return error_response(404, f"profile {profile_id} not found")
+        for entry in profile["totals"]:
+            entry["display"] = display_name(entry["type"], entry["unit"])
+        profile["totals"].sort(key=lambda entry: sort_key(entry["type"]))
+        declared = ""
+        decoded = self.cache.get(profile_id)
+        if decoded:
+            declared = decoded[0].default_sample_type
+            profile["pprof"] = [{"time_nanos": p.time_nanos, "duration_nanos": p.duration_nanos,
+                                 "period": p.period, "comments": p.comments,
+                                 "period_type": p.period_type.__dict__ if p.period_type else None,
+                                 "samples": len(p.samples)} for p in decoded]
+        profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
+        return json_response(profile)
+
+    def _graph_payload(self, decoded_profiles, query) -> dict:
+        types = sorted(available_types(decoded_profiles), key=lambda entry: sort_key(entry["type"]))
+        type_names = [entry["type"] for entry in types]
+        declared = decoded_profiles[0].default_sample_type if decoded_profiles else ""
+        wanted = query.get("type", [""])[0] or default_type(type_names, declared)
+        if wanted is not None and wanted not in type_names:
+            raise FilterError(f"sample type {wanted!r} is not in these profiles; have {type_names}")
+        thread = query.get("thread", [""])[0] or None
+        graph = build_flamegraph(decoded_profiles, wanted, thread) if wanted else \
+            build_flamegraph([], "", None)
+        graph["sample_types"] = types
+        return graph
+
+    def _flamegraph(self, profile_id: int, query) -> Response:
+        if self.store.get_attachment(profile_id) is None:
+            return error_response(404, f"profile {profile_id} not found")
+        payload = self._graph_payload(self.cache.get(profile_id), query)
+        payload["profile_ids"] = [profile_id]
+        return json_response(payload)
+
+    def _merged(self, query) -> Response:
+        profile_filter = ProfileFilter.from_query(query)
+        ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
+        truncated = len(ids) > MAX_MERGED_PROFILES
+        ids = ids[:MAX_MERGED_PROFILES]
+        decoded = [profile for profile_id in ids for profile in self.cache.get(profile_id)]
+        payload = self._graph_payload(decoded, query)
+        payload["profile_ids"] = ids
+        payload["truncated"] = truncated
+        return json_response(payload)
+
+    def _metrics(self, query) -> Response:
+        service = query.get("service", [None])[0]
+        if service is None:
+            raise FilterError("metrics need ?service=NAME")
+        profile_filter = ProfileFilter.from_query({k: v for k, v in query.items() if k != "service"})
+        points = self.store.service_metrics(service, profile_filter, MAX_METRIC_POINTS)
+        return json_response({"service": service, "points": points})
+
+    def _download(self, profile_id: int, query) -> Response:
+        name = query.get("attachment", [None])[0]
+        attachment = self.store.get_attachment(profile_id, name)
+        if attachment is None:
+            return error_response(404, f"profile {profile_id} has no such attachment")
+        summary = self.store.get_profile(profile_id) or {}
+        filename = _safe_filename(f"{summary.get('service') or 'profile'}-{profile_id}-{attachment['name']}")
+        return Response(200, "application/octet-stream", bytes(attachment["data"]), {
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Stacksight-Encoding": attachment["encoding"]})

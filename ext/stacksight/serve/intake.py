@@ -1,0 +1,209 @@
+"""Turn a received upload into a validated record ready to be stored.
+
+Everything that can be wrong with an upload is found here, before anything
+touches the database, so that a rejected upload leaves no trace: the event is
+parsed, every listed attachment must be present, every profile attachment
+must decompress (gzip, zstd or plain) and decode as a pprof Profile, and the
+totals the list page shows (CPU in cores, allocation rate) are computed once.
+Failures raise ``IntakeError`` carrying the HTTP status and a reason for the
+client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from . import compression
+from .event import EventError, UploadEvent, format_rfc3339_ns, parse_event, parse_tags
+from .multipart import Part
+from .pprof_reader import PprofDecodeError, Profile, decode_profile
+
+# Request headers worth keeping: they identify the client that sent the upload.
+KEPT_HEADERS = ("dd-evp-origin", "dd-evp-origin-version", "datadog-container-id", "user-agent")
+
+KIND_PPROF = "pprof"
+KIND_JSON = "json"
+
+
+class IntakeError(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class PreparedAttachment:
+    name: str
+    kind: str
+    encoding: str
+    data: bytes  # exactly as received
+
+
+@dataclass
+class PreparedUpload:
+    source: str
+    event: UploadEvent
+    event_json: str
+    attachments: list[PreparedAttachment]
+    request_headers: dict[str, str]
+    service: str
+    env: str
+    version: str
+    host: str
+    runtime: str
+    duration_ns: int
+    totals: list[dict] = field(default_factory=list)
+    cpu_cores: float | None = None
+    alloc_bytes_per_sec: float | None = None
+    profiles: list[Profile] = field(default_factory=list)
+
+    @property
+    def stored_bytes(self) -> int:
+        return len(self.event_json) + sum(len(a.data) for a in self.attachments)
+
+
+def _decode_attachment(name: str, data: bytes, max_decompressed: int) -> tuple[str, str, Profile | None]:
+    try:
+        encoding, decoded = compression.decompress(data, max_decompressed)
+    except compression.UnsupportedEncodingError as error:
+        raise IntakeError(415, f"attachment {name!r}: {error}") from error
+    except compression.DecompressedTooLargeError as error:
+        raise IntakeError(413, f"attachment {name!r}: {error}") from error
+    except compression.DecompressionError as error:
+        raise IntakeError(400, f"attachment {name!r}: {error}") from error
+    if name.endswith(".json"):
+        try:
+            json.loads(decoded.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise IntakeError(400, f"attachment {name!r} is not JSON: {error}") from error
+        return KIND_JSON, encoding, None
+    try:
+        profile = decode_profile(decoded)
+    except PprofDecodeError as error:
+        raise IntakeError(400, f"attachment {name!r} is not a pprof profile ({encoding}): {error}") from error
+    return KIND_PPROF, encoding, profile
+
+
+def _runtime_of(event: UploadEvent) -> str:
+    runtime = event.tag("runtime")
+    if runtime:
+        return runtime
+    return {"python": "CPython", "ruby": "ruby"}.get(event.family, event.family)
+
+
+def _complete(upload: PreparedUpload) -> PreparedUpload:
+    """Compute the per-type totals and the two list measures."""
+    totals: dict[str, dict] = {}
+    for profile in upload.profiles:
+        for index, value_type in enumerate(profile.sample_types):
+            entry = totals.setdefault(value_type.type, {"type": value_type.type,
+                                                         "unit": value_type.unit, "total": 0})
+            entry["total"] += sum(sample.values[index] for sample in profile.samples)
+    upload.totals = list(totals.values())
+    duration_ns = upload.event.end_ns - upload.event.start_ns
+    if duration_ns <= 0:
+        duration_ns = max((p.duration_nanos for p in upload.profiles), default=0)
+    upload.duration_ns = max(duration_ns, 0)
+    if upload.duration_ns > 0:
+        if "cpu-time" in totals:
+            upload.cpu_cores = totals["cpu-time"]["total"] / upload.duration_ns
+        if "alloc-space" in totals:
+            upload.alloc_bytes_per_sec = totals["alloc-space"]["total"] / (upload.duration_ns / 1e9)
+    return upload
+
+
+def _build_upload(source: str, event: UploadEvent, event_json: str, named_data: list[tuple[str, bytes]],
+                  headers, max_decompressed: int) -> PreparedUpload:
+    attachments = []
+    profiles = []
+    for name, data in named_data:
+        kind, encoding, profile = _decode_attachment(name, data, max_decompressed)
+        attachments.append(PreparedAttachment(name, kind, encoding, bytes(data)))
+        if profile is not None:
+            profiles.append(profile)
+    if not profiles:
+        raise IntakeError(400, "upload has no pprof attachment")
+    kept_headers = {key: headers.get(key) for key in KEPT_HEADERS if headers.get(key)}
+    upload = PreparedUpload(
+        source=source, event=event, event_json=event_json, attachments=attachments,
+        request_headers=kept_headers, service=event.tag("service"), env=event.tag("env"),
+        version=event.tag("version"), host=event.tag("host") or event.tag("hostname"),
+        runtime=_runtime_of(event), duration_ns=0, profiles=profiles)
+    return _complete(upload)
+
+
+def prepare_datadog_upload(parts: list[Part], headers, max_decompressed: int) -> PreparedUpload:
+    by_name: dict[str, Part] = {}
+    for part in parts:
+        if part.name in by_name:
+            raise IntakeError(400, f"part {part.name!r} appears twice")
+        by_name[part.name] = part
+    event_part = by_name.get("event")
+    if event_part is None:
+        raise IntakeError(400, "upload has no 'event' part (event.json)")
+    try:
+        event = parse_event(event_part.data)
+    except EventError as error:
+        raise IntakeError(400, str(error)) from error
+    named_data = []
+    for name in event.attachments:
+        part = by_name.get(name)
+        if part is None:
+            raise IntakeError(400, f"attachment {name!r} is listed in event.json but not uploaded")
+        named_data.append((name, part.data))
+    event_json = bytes(event_part.data).decode("utf-8")
+    return _build_upload("datadog", event, event_json, named_data, headers, max_decompressed)
+
+
+_PYROSCOPE_NAME = re.compile(r"^([^{}]*)(?:\{(.*)\})?$")
+_SPY_FAMILIES = {"pyspy": "python", "rbspy": "ruby", "pyroscope-python": "python"}
+
+
+def _unix_to_ns(text: str | None, fallback_ns: int) -> int:
+    if not text:
+        return fallback_ns
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise IntakeError(400, f"'from'/'until' must be Unix seconds, got {text!r}") from error
+    # Pyroscope documents seconds; accept milli/micro/nanoseconds by magnitude.
+    for limit, scale in ((1e11, 1e9), (1e14, 1e6), (1e17, 1e3)):
+        if abs(value) < limit:
+            return int(value * scale)
+    return int(value)
+
+
+def prepare_pyroscope_upload(query: dict[str, list[str]], profile_bytes: bytes, headers,
+                             max_decompressed: int, now_ns: int) -> PreparedUpload:
+    name = (query.get("name") or [""])[0]
+    match = _PYROSCOPE_NAME.match(name)
+    if not name or not match:
+        raise IntakeError(400, "Pyroscope ingest needs ?name=APP or ?name=APP{key=value,...}")
+    fmt = (query.get("format") or ["pprof"])[0]
+    if fmt != "pprof":
+        raise IntakeError(415, f"only format=pprof is accepted, got {fmt!r}")
+    tags = [("service", match.group(1).strip())]
+    for item in (match.group(2) or "").split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            tags.append((key.strip(), value.strip()))
+    start_ns = _unix_to_ns((query.get("from") or [None])[0], now_ns)
+    end_ns = _unix_to_ns((query.get("until") or [None])[0], now_ns)
+    if end_ns < start_ns:
+        raise IntakeError(400, "'until' is before 'from'")
+    spy = (query.get("spyName") or [""])[0]
+    raw_event = {
+        "attachments": ["profile.pprof"],
+        "tags_profiler": ",".join(f"{k}:{v}" for k, v in tags),
+        "start": format_rfc3339_ns(start_ns), "end": format_rfc3339_ns(end_ns),
+        "family": _SPY_FAMILIES.get(spy, ""), "version": "pyroscope",
+        "info": {"pyroscope": {k: v[0] for k, v in query.items()}},
+    }
+    event = UploadEvent(raw=raw_event, attachments=["profile.pprof"], tags=parse_tags(raw_event["tags_profiler"]),
+                        start_ns=start_ns, end_ns=end_ns, family=raw_event["family"],
+                        info=raw_event["info"])
+    return _build_upload("pyroscope", event, json.dumps(raw_event), [("profile.pprof", profile_bytes)],
+                         headers, max_decompressed)
