@@ -1,0 +1,393 @@
+/* pprof_encoder.c - aggregator buffer -> perftools.profiles.Profile -> gzip.
+ *
+ * The interner's ids are process-wide and sparse for one period, so every
+ * profile gets its own dense tables: string index, function id and location
+ * id are assigned on first use while walking the rows. A location is one
+ * (function, line) pair; the pprof format lets a location carry an address
+ * too, which interpreted code does not have. */
+#include "pprof_encoder.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "interner.h"
+#include "log.h"
+#include "profile.pb-c.h"
+#include "thread_clock.h"
+
+typedef Perftools__Profiles__Profile Profile;
+typedef Perftools__Profiles__Sample Sample;
+typedef Perftools__Profiles__Location Location;
+typedef Perftools__Profiles__Line Line;
+typedef Perftools__Profiles__Function Function;
+typedef Perftools__Profiles__Label Label;
+typedef Perftools__Profiles__ValueType ValueType;
+
+static const char *const value_types[SS_VALUE_KINDS][2] = {
+    [SS_CPU_SAMPLES] = {"cpu-samples", "count"},
+    [SS_CPU_TIME] = {"cpu-time", "nanoseconds"},
+    [SS_WALL_SAMPLES] = {"wall-samples", "count"},
+    [SS_WALL_TIME] = {"wall-time", "nanoseconds"},
+    [SS_EXCEPTION_SAMPLES] = {"exception-samples", "count"},
+    [SS_LOCK_ACQUIRE] = {"lock-acquire", "count"},
+    [SS_LOCK_ACQUIRE_WAIT] = {"lock-acquire-wait", "nanoseconds"},
+    [SS_LOCK_RELEASE] = {"lock-release", "count"},
+    [SS_LOCK_RELEASE_HOLD] = {"lock-release-hold", "nanoseconds"},
+    [SS_ALLOC_SAMPLES] = {"alloc-samples", "count"},
+    [SS_ALLOC_SPACE] = {"alloc-space", "bytes"},
+    [SS_HEAP_LIVE_SAMPLES] = {"heap-live-samples", "count"},
+    [SS_HEAP_SPACE] = {"heap-space", "bytes"},
+};
+
+const char *ss_value_type_name(ss_value_kind kind) { return value_types[kind][0]; }
+const char *ss_value_unit_name(ss_value_kind kind) { return value_types[kind][1]; }
+
+void ss_bytes_free(ss_bytes *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+int ss_bytes_append(ss_bytes *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        unsigned char *p = realloc(b->data, cap);
+        if (!p)
+            return -1;
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+int ss_gzip(const void *data, size_t len, ss_bytes *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t bound = deflateBound(&zs, (uLong)len);
+    if (out->cap - out->len < bound) {
+        unsigned char *p = realloc(out->data, out->len + bound);
+        if (!p) {
+            deflateEnd(&zs);
+            return -1;
+        }
+        out->data = p;
+        out->cap = out->len + bound;
+    }
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out->data + out->len;
+    zs.avail_out = (uInt)(out->cap - out->len);
+    int rc = deflate(&zs, Z_FINISH);
+    if (rc == Z_STREAM_END)
+        out->len += zs.total_out;
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* Per-profile dense numbering of interner ids. */
+typedef struct encoder_tables {
+    uint32_t *string_index;     /* interner string id -> pprof index + 1, 0 = unassigned */
+    uint32_t nstrings_interned;
+    char **strings;             /* pprof string_table */
+    size_t nstrings, strings_cap;
+
+    uint32_t *function_index;   /* interner function id -> pprof id (1-based), 0 = unassigned */
+    uint32_t nfunctions_interned;
+    Function *functions;
+    Function **function_ptrs;
+    size_t nfunctions;
+
+    /* (function, line) -> location id, open addressing, key 0 = empty */
+    uint64_t *location_keys;
+    uint32_t *location_ids;
+    size_t location_slots;      /* power of two */
+    Location *locations;
+    Location **location_ptrs;
+    Line *lines;
+    Line **line_ptrs;
+    size_t nlocations, locations_cap;
+} encoder_tables;
+
+static int64_t add_literal(encoder_tables *t, const char *s)
+{
+    if (t->nstrings == t->strings_cap) {
+        size_t cap = t->strings_cap ? t->strings_cap * 2 : 256;
+        char **p = realloc(t->strings, cap * sizeof *p);
+        if (!p)
+            return -1;
+        t->strings = p;
+        t->strings_cap = cap;
+    }
+    t->strings[t->nstrings] = (char *)s;
+    return (int64_t)t->nstrings++;
+}
+
+static int64_t string_ref(encoder_tables *t, uint32_t id)
+{
+    if (id == SS_STRING_NONE || id >= t->nstrings_interned)
+        return 0;
+    if (!t->string_index[id]) {
+        int64_t idx = add_literal(t, ss_string_at(id, NULL));
+        if (idx < 0)
+            return 0;
+        t->string_index[id] = (uint32_t)idx + 1;
+    }
+    return t->string_index[id] - 1;
+}
+
+static uint64_t function_ref(encoder_tables *t, uint32_t id)
+{
+    if (id >= t->nfunctions_interned)
+        return 0;
+    if (!t->function_index[id]) {
+        ss_function_info info = ss_function_at(id);
+        Function *f = &t->functions[t->nfunctions];
+        perftools__profiles__function__init(f);
+        f->id = t->nfunctions + 1;
+        f->name = string_ref(t, info.name);
+        f->system_name = f->name;
+        f->filename = string_ref(t, info.filename);
+        f->start_line = info.start_line;
+        t->function_ptrs[t->nfunctions] = f;
+        t->function_index[id] = (uint32_t)++t->nfunctions;
+    }
+    return t->function_index[id];
+}
+
+static uint64_t location_ref(encoder_tables *t, ss_frame frame)
+{
+    uint64_t fid = function_ref(t, frame.function);
+    if (!fid)
+        return 0;
+    uint64_t key = (fid << 32) | (uint32_t)frame.line;
+    size_t mask = t->location_slots - 1;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (t->location_keys[i]) {
+        if (t->location_keys[i] == key)
+            return t->location_ids[i];
+        i = (i + 1) & mask;
+    }
+    size_t n = t->nlocations;
+    Location *loc = &t->locations[n];
+    perftools__profiles__location__init(loc);
+    Line *line = &t->lines[n];
+    perftools__profiles__line__init(line);
+    line->function_id = fid;
+    line->line = frame.line;
+    t->line_ptrs[n] = line;
+    loc->id = n + 1;
+    loc->n_line = 1;
+    loc->line = &t->line_ptrs[n];
+    t->location_ptrs[n] = loc;
+    t->location_keys[i] = key;
+    t->location_ids[i] = (uint32_t)(n + 1);
+    t->nlocations++;
+    return n + 1;
+}
+
+static void tables_free(encoder_tables *t)
+{
+    free(t->string_index);
+    free(t->strings);
+    free(t->function_index);
+    free(t->functions);
+    free(t->function_ptrs);
+    free(t->location_keys);
+    free(t->location_ids);
+    free(t->locations);
+    free(t->location_ptrs);
+    free(t->lines);
+    free(t->line_ptrs);
+}
+
+static int tables_init(encoder_tables *t, const ss_profile_buffer *buf)
+{
+    memset(t, 0, sizeof *t);
+    t->nstrings_interned = ss_string_count();
+    t->nfunctions_interned = ss_function_count();
+    /* Distinct locations <= distinct frames stored; functions likewise. */
+    size_t max_locations = buf->nframes + 1;
+    size_t max_functions = max_locations < t->nfunctions_interned ? max_locations
+                                                                    : t->nfunctions_interned + 1;
+    t->location_slots = 16;
+    while (t->location_slots < max_locations * 2)
+        t->location_slots <<= 1;
+    t->string_index = calloc(t->nstrings_interned + 1, sizeof *t->string_index);
+    t->function_index = calloc(t->nfunctions_interned + 1, sizeof *t->function_index);
+    t->functions = calloc(max_functions, sizeof *t->functions);
+    t->function_ptrs = calloc(max_functions, sizeof *t->function_ptrs);
+    t->location_keys = calloc(t->location_slots, sizeof *t->location_keys);
+    t->location_ids = calloc(t->location_slots, sizeof *t->location_ids);
+    t->locations = calloc(max_locations, sizeof *t->locations);
+    t->location_ptrs = calloc(max_locations, sizeof *t->location_ptrs);
+    t->lines = calloc(max_locations, sizeof *t->lines);
+    t->line_ptrs = calloc(max_locations, sizeof *t->line_ptrs);
+    if (!t->string_index || !t->function_index || !t->functions || !t->function_ptrs ||
+        !t->location_keys || !t->location_ids || !t->locations || !t->location_ptrs ||
+        !t->lines || !t->line_ptrs)
+        return -1;
+    return add_literal(t, "") == 0 ? 0 : -1;
+}
+
+/* Labels of one row; returns how many were written into `out` (max 7). */
+static size_t build_labels(encoder_tables *t, const ss_labels *l, Label *out, int64_t keys[7])
+{
+    size_t n = 0;
+#define NUM_LABEL(field, k) \
+    if (l->field) { perftools__profiles__label__init(&out[n]); out[n].key = k; out[n].num = l->field; n++; }
+#define STR_LABEL(field, k) \
+    if (l->field) { perftools__profiles__label__init(&out[n]); out[n].key = k; out[n].str = string_ref(t, l->field); n++; }
+    NUM_LABEL(thread_id, keys[0])
+    NUM_LABEL(native_thread_id, keys[1])
+    STR_LABEL(thread_name, keys[2])
+    STR_LABEL(exception_type, keys[3])
+    STR_LABEL(lock_name, keys[4])
+    STR_LABEL(class_name, keys[5])
+    STR_LABEL(task_name, keys[6])
+#undef NUM_LABEL
+#undef STR_LABEL
+    return n;
+}
+
+int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t period_ns,
+                    ss_bytes *out, ss_encode_stats *stats)
+{
+    int64_t t0 = ss_self_cpu_ns();
+    int rc = -1;
+    encoder_tables t;
+    Sample *samples = NULL;
+    Sample **sample_ptrs = NULL;
+    uint64_t *location_ids = NULL;
+    int64_t *values = NULL;
+    Label *labels = NULL;
+    Label **label_ptrs = NULL;
+    ValueType vtypes[SS_VALUE_KINDS];
+    ValueType *vtype_ptrs[SS_VALUE_KINDS];
+    ValueType period_type;
+    uint8_t *packed = NULL;
+
+    if (tables_init(&t, buf) != 0)
+        goto done;
+
+    size_t ncols = 0;
+    int cols[SS_VALUE_KINDS];
+    for (int k = 0; k < SS_VALUE_KINDS; k++) {
+        if (!(mask & SS_MASK(k)))
+            continue;
+        perftools__profiles__value_type__init(&vtypes[ncols]);
+        vtypes[ncols].type = add_literal(&t, value_types[k][0]);
+        vtypes[ncols].unit = add_literal(&t, value_types[k][1]);
+        vtype_ptrs[ncols] = &vtypes[ncols];
+        cols[ncols++] = k;
+    }
+    int64_t label_keys[7] = {
+        add_literal(&t, "thread id"), add_literal(&t, "thread native id"),
+        add_literal(&t, "thread name"), add_literal(&t, "exception type"),
+        add_literal(&t, "lock name"), add_literal(&t, "class name"),
+        add_literal(&t, "task name"),
+    };
+
+    size_t nrows = buf->nrows;
+    samples = calloc(nrows + 1, sizeof *samples);
+    sample_ptrs = calloc(nrows + 1, sizeof *sample_ptrs);
+    location_ids = calloc((size_t)buf->nframes + 1, sizeof *location_ids);
+    values = calloc((nrows + 1) * (ncols + 1), sizeof *values);
+    labels = calloc((nrows + 1) * 7, sizeof *labels);
+    label_ptrs = calloc((nrows + 1) * 7, sizeof *label_ptrs);
+    if (!samples || !sample_ptrs || !location_ids || !values || !labels || !label_ptrs)
+        goto done;
+
+    size_t nsamples = 0, nlocs_used = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const ss_sample_row *row = &buf->rows[r];
+        int any = 0;
+        for (size_t c = 0; c < ncols; c++)
+            any |= row->values[cols[c]] != 0;
+        if (!any)
+            continue;
+        Sample *s = &samples[nsamples];
+        perftools__profiles__sample__init(s);
+        s->location_id = &location_ids[nlocs_used];
+        for (uint32_t f = 0; f < row->nframes; f++) {
+            uint64_t id = location_ref(&t, buf->frames[row->frames_offset + f]);
+            if (id)
+                location_ids[nlocs_used + s->n_location_id++] = id;
+        }
+        nlocs_used += s->n_location_id;
+        s->value = &values[nsamples * ncols];
+        s->n_value = ncols;
+        for (size_t c = 0; c < ncols; c++)
+            s->value[c] = row->values[cols[c]];
+        Label *lab = &labels[nsamples * 7];
+        s->n_label = build_labels(&t, &row->labels, lab, label_keys);
+        s->label = &label_ptrs[nsamples * 7];
+        for (size_t i = 0; i < s->n_label; i++)
+            s->label[i] = &lab[i];
+        sample_ptrs[nsamples++] = s;
+    }
+
+    Profile profile;
+    perftools__profiles__profile__init(&profile);
+    profile.n_sample_type = ncols;
+    profile.sample_type = vtype_ptrs;
+    profile.n_sample = nsamples;
+    profile.sample = sample_ptrs;
+    profile.n_location = t.nlocations;
+    profile.location = t.location_ptrs;
+    profile.n_function = t.nfunctions;
+    profile.function = t.function_ptrs;
+    profile.time_nanos = buf->start_ns;
+    profile.duration_nanos = buf->end_ns > buf->start_ns ? buf->end_ns - buf->start_ns : 0;
+    perftools__profiles__value_type__init(&period_type);
+    period_type.type = add_literal(&t, "wall-time");
+    period_type.unit = add_literal(&t, "nanoseconds");
+    profile.period_type = &period_type;
+    profile.period = period_ns;
+    if (mask & SS_MASK(SS_CPU_TIME))
+        profile.default_sample_type = add_literal(&t, "cpu-time");
+    profile.n_string_table = t.nstrings;
+    profile.string_table = t.strings;
+
+    size_t raw = perftools__profiles__profile__get_packed_size(&profile);
+    packed = malloc(raw ? raw : 1);
+    if (!packed)
+        goto done;
+    perftools__profiles__profile__pack(&profile, packed);
+    out->len = 0;
+    if (ss_gzip(packed, raw, out) != 0)
+        goto done;
+    if (stats) {
+        stats->samples = (uint32_t)nsamples;
+        stats->locations = (uint32_t)t.nlocations;
+        stats->functions = (uint32_t)t.nfunctions;
+        stats->strings = (uint32_t)t.nstrings;
+        stats->raw_bytes = raw;
+        stats->gzip_bytes = out->len;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        ss_log_once(SS_LOG_WARNING, "encode", "stacksight: could not encode a profile (out of memory); this period is lost");
+    free(packed);
+    free(samples);
+    free(sample_ptrs);
+    free(location_ids);
+    free(values);
+    free(labels);
+    free(label_ptrs);
+    tables_free(&t);
+    if (stats)
+        stats->encode_ns = ss_self_cpu_ns() - t0;
+    return rc;
+}
