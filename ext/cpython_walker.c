@@ -1,0 +1,1130 @@
+/* cpython_walker.c - GIL-free CPython 3.11 stack walker (see cpython_walker.h).
+ *
+ * What is read, and how (sidecar, no GIL; every read is a safe read):
+ *   1. one scatter read per walk: _PyRuntime._finalizing,
+ *      _PyRuntime.interpreters.main, interp->finalizing, interp->threads.head;
+ *   2. per thread, one read of the whole PyThreadState (ids, next, cframe,
+ *      datastack_chunk/top/limit);
+ *   3. per thread, one scatter read of the current _PyCFrame (unless it is
+ *      the tstate's own root_cframe, already copied) and of the live part of
+ *      the current data-stack chunk, [chunk, datastack_top + slack). Frames
+ *      owned by the thread live there contiguously, so the frame chain is
+ *      walked in the local copy. Older chunks are copied (one read each) only
+ *      when the chain reaches them; frames outside every copied chunk
+ *      (generator/coroutine frames live inside their generator object) take
+ *      one small read each;
+ *   4. per thread, one scatter read re-validating every distinct cached code
+ *      object of the stack (type, size, name/file/linetable pointers, first
+ *      line, first traceable instruction). Unknown code objects are decoded
+ *      once (header, qualname, filename, line table: a few reads) and cached.
+ *
+ * Torn samples: any failed read, a pointer that is NULL where it must not be,
+ * misaligned, a chunk header that disagrees with the thread state, an owner
+ * value out of range, a code object whose type is not PyCode_Type or whose
+ * fields are insane, an instruction pointer outside its code object, or a
+ * frame chain longer than SSP_MAX_WALK_FRAMES marks the thread's sample torn
+ * (frames empty). A torn sample is a lost sample, never a crash: the copies
+ * cannot fault and every loop is bounded.
+ *
+ * ssp_capture_current() runs on an application thread holding the GIL: the
+ * frames cannot change under it, so it reads them directly, with its own code
+ * cache (the sidecar's cache is only touched by the sidecar). */
+
+/* patchlevel.h alone gives PY_VERSION_HEX; it decides whether the internal
+ * headers (which need Py_BUILD_CORE before Python.h) are used at all. */
+#include <patchlevel.h>
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#define SSP_SUPPORTED 1
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+#else
+#define SSP_SUPPORTED 0
+#endif
+
+#include "cpython_walker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if SSP_SUPPORTED
+
+#include <pthread.h>
+#include <sys/uio.h>
+#include <internal/pycore_code.h>
+#include <internal/pycore_frame.h>
+#include <internal/pycore_interp.h>
+#include <internal/pycore_pystate.h>
+#include <internal/pycore_runtime.h>
+
+#include "../src/common/interner.h"
+#include "../src/common/safe_read.h"
+
+/* ---- limits ------------------------------------------------------------ */
+
+#define SSP_MAX_THREADS       100000u          /* thread-list loop limit */
+#define SSP_MAX_WALK_FRAMES   (1u << 18)       /* frame-chain loop limit; more = torn */
+#define SSP_MAX_CHUNKS        8192u            /* data-stack chunks copied per stack */
+#define SSP_MAX_COPY_BYTES    ((size_t)64 << 20) /* chunk bytes copied per stack */
+#define SSP_MIN_CHUNK         ((size_t)16 << 10) /* DATA_STACK_CHUNK_SIZE in pystate.c */
+#define SSP_COPY_SLACK        ((size_t)2048)   /* copied past datastack_top: frames pushed meanwhile */
+#define SSP_MAX_CODE_UNITS    ((Py_ssize_t)1 << 26) /* sanity bound on co_code length */
+#define SSP_MAX_LINETABLE     ((Py_ssize_t)1 << 20) /* longer line tables: no line numbers */
+#define SSP_MAX_STR_BYTES     1024u            /* UTF-8 bytes kept of a name, "…" included */
+#define SSP_CACHE_WAYS        4u
+#define SSP_CACHE_SETS        4096u            /* 16384 entries per cache */
+#define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
+#define SSP_MARKER_SLOTS      64u
+#define SSP_IOV_BATCH         1024u            /* IOV_MAX */
+
+/* Byte sizes of the parts of interpreter objects this file copies. */
+#define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
+#define SSP_CODE_HDR          (offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int))
+#define SSP_CODE_START        offsetof(PyCodeObject, co_code_adaptive)
+#define SSP_CHUNK_HDR         offsetof(_PyStackChunk, data)
+#define SSP_BYTES_HDR         offsetof(PyBytesObject, ob_sval)
+
+/* Copies len bytes; 0 on success. The sidecar uses ss_safe_read, the
+ * GIL-holding capture path plain memcpy. */
+typedef int (*ssp_read_fn)(void *dst, const void *src, size_t len);
+
+static int ssp_direct_read(void *dst, const void *src, size_t len)
+{
+    if (src == NULL)
+        return -1;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+/* ---- code object cache ------------------------------------------------- */
+
+/* One address range of a code object's instructions with a single line.
+ * Ranges are sorted and contiguous from code unit 0. */
+typedef struct ssp_line_range {
+    uint32_t end;     /* first code unit after the range */
+    int32_t line;     /* line number, -1 for "no location" */
+} ssp_line_range;
+
+/* A decoded code object. Invariant: addr == 0 means the slot is empty and
+ * owns no memory; otherwise `ranges` (may be NULL) belongs to the entry. */
+typedef struct ssp_code_entry {
+    uintptr_t addr;          /* address of the PyCodeObject; the key */
+    /* Fields compared on every use to detect that `addr` now holds another
+     * code object (the old one was freed and the memory reused). */
+    uintptr_t qualname;      /* co_qualname pointer */
+    uintptr_t filename;      /* co_filename pointer */
+    uintptr_t linetable;     /* co_linetable pointer */
+    Py_ssize_t ncodeunits;   /* ob_size: number of _Py_CODEUNITs */
+    int32_t firstlineno;     /* co_firstlineno */
+    int32_t firsttraceable;  /* _co_firsttraceable (incomplete-frame test) */
+    uint32_t function;       /* interner function id */
+    uint32_t nranges;        /* entries in ranges */
+    ssp_line_range *ranges;  /* decoded co_linetable, NULL if unavailable */
+    uint32_t memo_unit;      /* last looked-up code unit ... */
+    int32_t memo_line;       /* ... and its line; memo_unit == UINT32_MAX: none */
+    uint64_t last_used;      /* cache clock at last use, for LRU eviction */
+    uint64_t epoch;          /* stack (sidecar) or frame (capture) that last
+                              * validated it; entries of the current epoch are
+                              * pinned: never evicted while in use */
+} ssp_code_entry;
+
+/* A bounded set-associative cache of code objects plus the interned
+ * "<N frames omitted>" functions. One per reader thread: not locked. */
+typedef struct ssp_code_cache {
+    ssp_code_entry *entries;          /* SSP_CACHE_SETS * SSP_CACHE_WAYS slots */
+    uint64_t clock;                   /* bumped on every use */
+    uint64_t epoch;                   /* see ssp_code_entry.epoch; starts at 1 */
+    size_t range_bytes;               /* bytes held by all entries' ranges */
+    uint32_t evict_cursor;            /* next set examined by the budget sweep */
+    ssp_read_fn read;                 /* how this cache's owner copies memory */
+    struct {
+        uint64_t n;                   /* omitted count, 0 = empty */
+        uint32_t function;            /* its interned marker function */
+    } markers[SSP_MARKER_SLOTS];      /* direct-mapped by n */
+    uint64_t hits, misses;            /* not yet published to the walker stats */
+} ssp_code_cache;
+
+/* A part of the target's data stack copied into ssp_walker.copy. */
+typedef struct ssp_copy_range {
+    uintptr_t start, end;             /* remote addresses [start, end) */
+    size_t off;                       /* offset of `start` in ssp_walker.copy */
+} ssp_copy_range;
+
+/* How far a raw frame has been resolved. */
+enum {
+    SSP_RAW_PENDING = 0,              /* code entry not looked up yet */
+    SSP_RAW_ENTRY,                    /* `entry` holds its (pinned) code entry */
+    SSP_RAW_DONE,                     /* resolved without a cache slot: see `done` */
+    SSP_RAW_SKIP                      /* incomplete frame, resolved without a slot */
+};
+
+/* A frame found on the chain, before code objects are resolved. */
+typedef struct ssp_raw_frame {
+    uintptr_t code;                   /* f_code */
+    uintptr_t prev_instr;             /* prev_instr */
+    int owner;                        /* FRAME_OWNED_BY_* */
+    int state;                        /* SSP_RAW_* */
+    ssp_code_entry *entry;            /* SSP_RAW_ENTRY: the entry */
+    ss_frame done;                    /* SSP_RAW_DONE: the resolved frame */
+} ssp_raw_frame;
+
+struct ssp_walker {
+    uint32_t max_frames;              /* frames per stack, marker included (>= 2) */
+    PyInterpreterState *interp;       /* main interpreter, recorded with the GIL */
+    pthread_mutex_t walk_lock;        /* serialises ssp_walker_walk callers */
+
+    /* --- sidecar state, guarded by walk_lock --- */
+    ssp_code_cache walk_cache;        /* the sidecar's code cache */
+    char *copy;                       /* copied data-stack chunks */
+    size_t copy_cap, copy_len;        /* allocated / used bytes of copy */
+    ssp_copy_range *ranges;           /* copied ranges, SSP_MAX_CHUNKS */
+    uint32_t nranges;
+    uintptr_t next_chunk;             /* older chunk not copied yet, 0 = none */
+    uint32_t nchunks;                 /* chunks copied for the current stack */
+    ssp_raw_frame *raw;               /* first raw_cap frames of the chain */
+    uint32_t raw_cap;                 /* 2 * max_frames + 16 */
+    ss_frame *out;                    /* max_frames + 1 resolved frames */
+    PyCodeObject *vbuf;               /* validation copies, raw_cap slots of SSP_CODE_HDR */
+    struct iovec *vlocal, *vremote;   /* raw_cap scatter-read descriptors */
+    ssp_code_entry **ventry;          /* entry being validated by each descriptor */
+
+    /* --- capture state, guarded by the GIL --- */
+    ssp_code_cache capture_cache;
+
+    /* --- counters, updated with relaxed atomics --- */
+    ssp_walker_stats stats;
+};
+
+static _Thread_local int ssp_in_capture;   /* re-entrancy guard of ssp_capture_current */
+
+static int cache_init(ssp_code_cache *c, ssp_read_fn read)
+{
+    memset(c, 0, sizeof *c);
+    c->entries = calloc((size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS, sizeof(ssp_code_entry));
+    c->epoch = 1;
+    c->read = read;
+    return c->entries ? 0 : -1;
+}
+
+static void entry_clear(ssp_code_cache *c, ssp_code_entry *e)
+{
+    if (e->ranges) {
+        c->range_bytes -= (size_t)e->nranges * sizeof(ssp_line_range);
+        free(e->ranges);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+static void cache_destroy(ssp_code_cache *c)
+{
+    if (!c->entries)
+        return;
+    for (size_t i = 0; i < (size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS; i++)
+        entry_clear(c, &c->entries[i]);
+    free(c->entries);
+    c->entries = NULL;
+}
+
+static inline ssp_code_entry *cache_set(ssp_code_cache *c, uintptr_t addr)
+{
+    uint64_t h = ((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull;
+    return &c->entries[(size_t)(h >> 52) % SSP_CACHE_SETS * SSP_CACHE_WAYS];
+}
+
+static inline ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr)
+{
+    ssp_code_entry *set = cache_set(c, addr);
+    for (unsigned i = 0; i < SSP_CACHE_WAYS; i++)
+        if (set[i].addr == addr)
+            return &set[i];
+    return NULL;
+}
+
+/* Free unpinned entries until `need` more range bytes fit the budget.
+ * Bounded by one sweep over all sets. */
+static void cache_make_room(ssp_code_cache *c, size_t need)
+{
+    for (uint32_t n = 0; n < SSP_CACHE_SETS && c->range_bytes + need > SSP_RANGE_BUDGET; n++) {
+        ssp_code_entry *set = &c->entries[(size_t)c->evict_cursor * SSP_CACHE_WAYS];
+        c->evict_cursor = (c->evict_cursor + 1) % SSP_CACHE_SETS;
+        for (unsigned i = 0; i < SSP_CACHE_WAYS; i++)
+            if (set[i].addr && set[i].epoch != c->epoch)
+                entry_clear(c, &set[i]);
+    }
+}
+
+/* Move a freshly decoded entry into the cache. Never evicts an entry pinned
+ * by the current epoch. Returns the cache slot, or NULL when none could be
+ * freed (the caller then uses `tmp` once and clears it). */
+static ssp_code_entry *cache_insert(ssp_code_cache *c, ssp_code_entry *tmp)
+{
+    size_t need = (size_t)tmp->nranges * sizeof(ssp_line_range);
+    if (c->range_bytes + need > SSP_RANGE_BUDGET)
+        cache_make_room(c, need);
+    if (c->range_bytes + need > SSP_RANGE_BUDGET)
+        return NULL;
+    ssp_code_entry *set = cache_set(c, tmp->addr), *victim = NULL;
+    for (unsigned i = 0; i < SSP_CACHE_WAYS; i++) {
+        ssp_code_entry *e = &set[i];
+        if (e->addr == tmp->addr) { victim = e; break; }
+        if (e->addr == 0) { if (!victim || victim->addr) victim = e; continue; }
+        if (e->epoch == c->epoch)
+            continue;
+        if (!victim || (victim->addr && e->last_used < victim->last_used))
+            victim = e;
+    }
+    if (!victim)
+        return NULL;
+    entry_clear(c, victim);
+    *victim = *tmp;
+    c->range_bytes += need;
+    memset(tmp, 0, sizeof *tmp);
+    return victim;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+/* Append the UTF-8 form of code point `cp` to buf; returns bytes written. */
+static size_t utf8_put(char *buf, uint32_t cp)
+{
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+        cp = 0xFFFD;                       /* lone surrogate: not valid UTF-8 */
+    if (cp < 0x80) { buf[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        buf[0] = (char)(0xC0 | (cp >> 6));
+        buf[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        buf[0] = (char)(0xE0 | (cp >> 12));
+        buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    if (cp > 0x10FFFF)
+        return utf8_put(buf, 0xFFFD);
+    buf[0] = (char)(0xF0 | (cp >> 18));
+    buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    buf[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Read the str object at `addr` and intern its UTF-8 form, truncated to
+ * SSP_MAX_STR_BYTES with "…". Handles compact ASCII, compact UCS1/2/4 and
+ * ready legacy strings. Returns 0 and the id in *id, -1 if unreadable. */
+static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
+{
+    PyCompactUnicodeObject hdr;
+    if (addr == 0 || (addr & 7) || c->read(&hdr, (const void *)addr, sizeof(PyASCIIObject)))
+        return -1;
+    const PyASCIIObject *a = &hdr._base;
+    if (a->ob_base.ob_type != &PyUnicode_Type || !a->state.ready || a->length < 0)
+        return -1;
+    unsigned kind = a->state.kind;
+    if (kind != 1 && kind != 2 && kind != 4)
+        return -1;
+    uintptr_t data;
+    if (a->state.ascii && a->state.compact) {
+        data = addr + sizeof(PyASCIIObject);
+    } else if (a->state.compact) {
+        data = addr + sizeof(PyCompactUnicodeObject);
+    } else {
+        void *any;   /* legacy string: PyUnicodeObject.data.any */
+        if (c->read(&any, (const char *)addr + offsetof(PyUnicodeObject, data), sizeof any) ||
+            any == NULL)
+            return -1;
+        data = (uintptr_t)any;
+    }
+    /* At most SSP_MAX_STR_BYTES code points can contribute to the output. */
+    size_t n = (size_t)a->length < SSP_MAX_STR_BYTES ? (size_t)a->length : SSP_MAX_STR_BYTES;
+    int truncated = (size_t)a->length > n;
+    unsigned char raw[SSP_MAX_STR_BYTES * 4];
+    if (n && c->read(raw, (const void *)data, n * kind))
+        return -1;
+    char out[SSP_MAX_STR_BYTES * 4 + 4];
+    size_t len = 0, keep = 0;   /* keep: last code point boundary within budget */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp;
+        if (kind == 1) cp = raw[i];
+        else if (kind == 2) { uint16_t v; memcpy(&v, raw + 2 * i, 2); cp = v; }
+        else { uint32_t v; memcpy(&v, raw + 4 * i, 4); cp = v; }
+        len += utf8_put(out + len, cp);
+        if (len <= SSP_MAX_STR_BYTES - 3)
+            keep = len;
+    }
+    if (truncated || len > SSP_MAX_STR_BYTES) {
+        memcpy(out + keep, "\xE2\x80\xA6", 3);   /* U+2026 HORIZONTAL ELLIPSIS */
+        len = keep + 3;
+    }
+    *id = ss_intern_string(out, len);
+    return 0;
+}
+
+/* Unsigned varint of the location table: 6-bit groups, bit 6 = more. */
+static int lt_varint(const uint8_t *p, size_t n, size_t *i, uint32_t *val)
+{
+    uint32_t v = 0;
+    unsigned shift = 0;
+    for (;;) {
+        if (*i >= n || shift > 30)
+            return -1;
+        uint8_t b = p[(*i)++];
+        v |= (uint32_t)(b & 63) << shift;
+        shift += 6;
+        if (!(b & 64))
+            break;
+    }
+    *val = v;
+    return 0;
+}
+
+static int lt_svarint(const uint8_t *p, size_t n, size_t *i, int32_t *val)
+{
+    uint32_t u;
+    if (lt_varint(p, n, i, &u))
+        return -1;
+    *val = (u & 1) ? -(int32_t)(u >> 1) : (int32_t)(u >> 1);
+    return 0;
+}
+
+/* Decode a 3.11 co_linetable (Objects/locations.md) into line ranges.
+ * Each entry starts with a byte 1cccclll: l+1 code units, code c:
+ *   15 no location; 14 long form (svarint line delta, then end line and
+ *   columns); 13 no columns (svarint line delta); 10-12 one line with delta
+ *   c-10 (two column bytes); 0-9 short form, same line (one column byte).
+ * Only the line is kept. Consecutive ranges with equal lines are merged.
+ * Returns NULL with *nr = 0 for an empty or malformed table. */
+static ssp_line_range *decode_linetable(const uint8_t *p, size_t n, int32_t firstlineno,
+                                        uint32_t *nr)
+{
+    *nr = 0;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += (p[i] & 0x80) != 0;
+    if (count == 0 || !(p[0] & 0x80))
+        return NULL;
+    ssp_line_range *r = malloc(count * sizeof *r);
+    if (!r)
+        return NULL;
+    uint32_t k = 0, unit = 0;
+    int64_t line = firstlineno;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = p[i++];
+        if (!(b & 0x80))
+            goto bad;
+        unsigned code = (b >> 3) & 15;
+        uint32_t len = (uint32_t)(b & 7) + 1;
+        int32_t delta = 0;
+        int no_line = 0;
+        if (code == 15) {
+            no_line = 1;
+        } else if (code == 14 || code == 13) {
+            if (lt_svarint(p, n, &i, &delta))
+                goto bad;
+        } else if (code >= 10) {
+            delta = (int32_t)code - 10;
+        }
+        line += delta;
+        if (line < INT32_MIN || line > INT32_MAX)
+            goto bad;
+        int32_t l = no_line ? -1 : (int32_t)line;
+        /* skip the rest of the entry (varints, column bytes) */
+        while (i < n && !(p[i] & 0x80))
+            i++;
+        if (unit > UINT32_MAX - len)
+            goto bad;
+        unit += len;
+        if (k && r[k - 1].line == l)
+            r[k - 1].end = unit;
+        else
+            r[k++] = (ssp_line_range){unit, l};
+    }
+    *nr = k;
+    return r;
+bad:
+    free(r);
+    return NULL;
+}
+
+/* Line of code unit `unit` (PyCode_Addr2Line(code, unit * 2)); negative unit
+ * (frame not started) maps to co_firstlineno, unknown to 0. */
+static int32_t entry_line(ssp_code_entry *e, int64_t unit)
+{
+    if (unit < 0)
+        return e->firstlineno;
+    if (unit >= UINT32_MAX || !e->ranges)
+        return 0;
+    uint32_t u = (uint32_t)unit;
+    if (u == e->memo_unit)
+        return e->memo_line;
+    uint32_t lo = 0, hi = e->nranges;     /* first range with end > u */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (e->ranges[mid].end > u) hi = mid; else lo = mid + 1;
+    }
+    int32_t line = lo < e->nranges ? e->ranges[lo].line : -1;
+    if (line < 0)
+        line = 0;
+    e->memo_unit = u;
+    e->memo_line = line;
+    return line;
+}
+
+/* 1 if the copied header `co` plausibly is a live code object. */
+static int code_hdr_sane(const PyCodeObject *co)
+{
+    uintptr_t q = (uintptr_t)co->co_qualname, f = (uintptr_t)co->co_filename,
+              t = (uintptr_t)co->co_linetable;
+    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
+           co->ob_base.ob_size > 0 && co->ob_base.ob_size <= SSP_MAX_CODE_UNITS &&
+           co->_co_firsttraceable >= 0 && co->_co_firsttraceable <= co->ob_base.ob_size &&
+           q && !(q & 7) && f && !(f & 7) && t && !(t & 7);
+}
+
+/* 1 if the copied header `co` is the code object `e` was decoded from. */
+static inline int code_hdr_matches(const ssp_code_entry *e, const PyCodeObject *co)
+{
+    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
+           co->ob_base.ob_size == e->ncodeunits &&
+           (uintptr_t)co->co_qualname == e->qualname &&
+           (uintptr_t)co->co_filename == e->filename &&
+           (uintptr_t)co->co_linetable == e->linetable &&
+           co->co_firstlineno == e->firstlineno &&
+           co->_co_firsttraceable == e->firsttraceable;
+}
+
+/* Decode the code object at `addr` into `e` (not in the cache yet). `hdr`
+ * is an already copied header or NULL. Returns 0, or -1 if unreadable. */
+static int code_build(ssp_code_cache *c, uintptr_t addr, const PyCodeObject *hdr,
+                      ssp_code_entry *e)
+{
+    PyCodeObject co;
+    memset(e, 0, sizeof *e);
+    if (!hdr) {
+        if (c->read(&co, (const void *)addr, SSP_CODE_HDR))
+            return -1;
+        hdr = &co;
+    }
+    if (!code_hdr_sane(hdr))
+        return -1;
+    uint32_t name, file;
+    if (read_string(c, (uintptr_t)hdr->co_qualname, &name) ||
+        read_string(c, (uintptr_t)hdr->co_filename, &file))
+        return -1;
+    PyBytesObject bh;
+    if (c->read(&bh, hdr->co_linetable, SSP_BYTES_HDR) ||
+        bh.ob_base.ob_base.ob_type != &PyBytes_Type || bh.ob_base.ob_size < 0)
+        return -1;
+    if (bh.ob_base.ob_size > 0 && bh.ob_base.ob_size <= SSP_MAX_LINETABLE) {
+        size_t n = (size_t)bh.ob_base.ob_size;
+        uint8_t *tab = malloc(n);
+        if (tab) {
+            if (c->read(tab, (const char *)hdr->co_linetable + SSP_BYTES_HDR, n) == 0)
+                e->ranges = decode_linetable(tab, n, hdr->co_firstlineno, &e->nranges);
+            free(tab);
+        }
+    }
+    e->addr = addr;
+    e->qualname = (uintptr_t)hdr->co_qualname;
+    e->filename = (uintptr_t)hdr->co_filename;
+    e->linetable = (uintptr_t)hdr->co_linetable;
+    e->ncodeunits = hdr->ob_base.ob_size;
+    e->firstlineno = hdr->co_firstlineno;
+    e->firsttraceable = hdr->_co_firsttraceable;
+    e->function = ss_intern_function(name, file, hdr->co_firstlineno);
+    e->memo_unit = UINT32_MAX;
+    e->epoch = c->epoch;
+    c->misses++;
+    return 0;
+}
+
+/* The function "<N frames omitted>" (file "", line 0). */
+static uint32_t marker_function(ssp_code_cache *c, uint64_t n)
+{
+    unsigned slot = (unsigned)(n % SSP_MARKER_SLOTS);
+    if (c->markers[slot].n == n && n)
+        return c->markers[slot].function;
+    char buf[64];
+    int len = snprintf(buf, sizeof buf, "<%llu frames omitted>", (unsigned long long)n);
+    uint32_t f = ss_intern_function(ss_intern_string(buf, (size_t)len),
+                                    ss_intern_string("", 0), 0);
+    c->markers[slot].n = n;
+    c->markers[slot].function = f;
+    return f;
+}
+
+/* Incomplete frame (_PyFrame_IsIncomplete) given its code entry. */
+static inline int frame_incomplete(const ssp_raw_frame *r, const ssp_code_entry *e)
+{
+    return r->owner != FRAME_OWNED_BY_GENERATOR &&
+           r->prev_instr < r->code + SSP_CODE_START + (uintptr_t)e->firsttraceable * 2;
+}
+
+/* Same test without the code object (first traceable taken as 0): used to
+ * count frames past the stored ones, which are only counted. */
+static inline int frame_maybe_complete(const ssp_raw_frame *r)
+{
+    return r->owner == FRAME_OWNED_BY_GENERATOR || r->prev_instr >= r->code + SSP_CODE_START;
+}
+
+/* Resolve one complete frame to (function, line); -1 if its instruction
+ * pointer is outside the code object (torn). */
+static int frame_resolve(const ssp_raw_frame *r, ssp_code_entry *e, ss_frame *out)
+{
+    uintptr_t start = r->code + SSP_CODE_START;
+    uintptr_t end = start + (uintptr_t)e->ncodeunits * 2;
+    if (r->prev_instr + 2 < start || r->prev_instr >= end || ((r->prev_instr - start) & 1))
+        return -1;
+    int64_t unit = ((int64_t)r->prev_instr - (int64_t)start) / 2;
+    out->function = e->function;
+    out->line = entry_line(e, unit);
+    return 0;
+}
+
+/* ---- sidecar: copying the data stack ------------------------------------ */
+
+static int copy_reserve(ssp_walker *w, size_t extra)
+{
+    if (w->copy_len + extra > SSP_MAX_COPY_BYTES)
+        return -1;
+    if (w->copy_len + extra <= w->copy_cap)
+        return 0;
+    size_t cap = w->copy_cap ? w->copy_cap : 65536;
+    while (cap < w->copy_len + extra)
+        cap *= 2;
+    char *p = realloc(w->copy, cap);
+    if (!p)
+        return -1;
+    w->copy = p;
+    w->copy_cap = cap;
+    return 0;
+}
+
+static int add_range(ssp_walker *w, uintptr_t start, uintptr_t end, size_t off)
+{
+    if (w->nranges >= SSP_MAX_CHUNKS)
+        return -1;
+    w->ranges[w->nranges++] = (ssp_copy_range){start, end, off};
+    return 0;
+}
+
+/* Local copy of the frame specials at remote `f`, or NULL if not copied. */
+static const char *xlate(ssp_walker *w, uintptr_t f)
+{
+    for (uint32_t i = w->nranges; i-- > 0;) {
+        const ssp_copy_range *r = &w->ranges[i];
+        if (f >= r->start && f + SSP_FRAME_SPECIALS <= r->end)
+            return w->copy + r->off + (f - r->start);
+    }
+    return NULL;
+}
+
+/* Copy the older chunk w->next_chunk: one partial read of the minimum chunk
+ * size, a second one only for a bigger chunk. -1 = torn. */
+static int copy_older_chunk(ssp_walker *w)
+{
+    uintptr_t chunk = w->next_chunk;
+    w->next_chunk = 0;
+    if ((chunk & 7) || ++w->nchunks > SSP_MAX_CHUNKS || copy_reserve(w, SSP_MIN_CHUNK))
+        return -1;
+    size_t off = w->copy_len;
+    size_t got = ss_safe_read_partial(w->copy + off, (const void *)chunk, SSP_MIN_CHUNK);
+    if (got < SSP_CHUNK_HDR)
+        return -1;
+    _PyStackChunk h;
+    memcpy(&h, w->copy + off, SSP_CHUNK_HDR);
+    if (h.size < SSP_MIN_CHUNK || h.size > SSP_MAX_COPY_BYTES ||
+        h.top > (h.size - SSP_CHUNK_HDR) / sizeof(PyObject *) || ((uintptr_t)h.previous & 7))
+        return -1;
+    size_t extent = SSP_CHUNK_HDR + h.top * sizeof(PyObject *);
+    if (extent > got) {
+        if (copy_reserve(w, extent) ||
+            ss_safe_read(w->copy + off + got, (const char *)chunk + got, extent - got))
+            return -1;
+    }
+    w->copy_len = off + extent;
+    w->next_chunk = (uintptr_t)h.previous;
+    return add_range(w, chunk + SSP_CHUNK_HDR, chunk + extent, off + SSP_CHUNK_HDR);
+}
+
+/* Follow the frame chain from `frame`, filling w->raw. *nraw: frames stored;
+ * *beyond: further frames that look complete (only counted). -1 = torn. */
+static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *beyond)
+{
+    uint32_t n = 0, total = 0;
+    uint64_t extra = 0;
+    while (frame) {
+        if ((frame & 7) || ++total > SSP_MAX_WALK_FRAMES)
+            return -1;
+        _PyInterpreterFrame fr;
+        const char *local = xlate(w, frame);
+        if (!local && w->next_chunk && frame >= w->next_chunk &&
+            frame < w->next_chunk + SSP_MIN_CHUNK) {
+            if (copy_older_chunk(w))
+                return -1;
+            local = xlate(w, frame);
+        }
+        if (local) {
+            memcpy(&fr, local, SSP_FRAME_SPECIALS);
+        } else {
+            if (ss_safe_read(&fr, (const void *)frame, SSP_FRAME_SPECIALS))
+                return -1;
+            /* A thread-owned frame outside the copies: the chain has reached
+             * the older chunks; copy the next one for the frames to come. */
+            if (fr.owner == FRAME_OWNED_BY_THREAD && w->next_chunk && copy_older_chunk(w))
+                return -1;
+        }
+        uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
+        if (fr.owner < FRAME_OWNED_BY_THREAD || fr.owner > FRAME_OWNED_BY_FRAME_OBJECT ||
+            !code || (code & 7) || (prev & 1) || ((uintptr_t)fr.previous & 7))
+            return -1;
+        ssp_raw_frame r = {code, prev, fr.owner, SSP_RAW_PENDING, NULL, {0, 0}};
+        if (n < w->raw_cap)
+            w->raw[n++] = r;
+        else
+            extra += frame_maybe_complete(&r);
+        frame = (uintptr_t)fr.previous;
+    }
+    *nraw = n;
+    *beyond = extra;
+    return 0;
+}
+
+/* Resolve raw[a..b) to cache entries: look up, re-validate all distinct hits
+ * with one scatter read, decode misses. -1 = torn. */
+static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
+{
+    ssp_code_cache *c = &w->walk_cache;
+    uint32_t nv = 0;
+    for (uint32_t i = a; i < b; i++) {
+        ssp_raw_frame *r = &w->raw[i];
+        ssp_code_entry *e = cache_find(c, r->code);
+        r->entry = e;
+        if (e && e->epoch != c->epoch) {
+            e->epoch = c->epoch;      /* pinned, and validated once per stack */
+            w->vlocal[nv] = (struct iovec){&w->vbuf[nv], SSP_CODE_HDR};
+            w->vremote[nv] = (struct iovec){(void *)e->addr, SSP_CODE_HDR};
+            w->ventry[nv++] = e;
+        }
+    }
+    for (uint32_t done = 0; done < nv;) {
+        uint32_t batch = nv - done < SSP_IOV_BATCH ? nv - done : SSP_IOV_BATCH;
+        size_t ok = ss_safe_readv(w->vlocal + done, w->vremote + done, batch);
+        if (ok == 0) {
+            /* the first descriptor itself failed: read it alone */
+            if (ss_safe_read(&w->vbuf[done], (const void *)w->ventry[done]->addr, SSP_CODE_HDR))
+                return -1;
+            ok = 1;
+        }
+        for (uint32_t k = done; k < done + ok; k++) {
+            ssp_code_entry *e = w->ventry[k];
+            if (!code_hdr_matches(e, &w->vbuf[k]))
+                entry_clear(c, e);     /* address reused: decode again below */
+        }
+        done += (uint32_t)ok;
+    }
+    for (uint32_t i = a; i < b; i++) {
+        ssp_raw_frame *r = &w->raw[i];
+        ssp_code_entry *e = r->entry;
+        r->state = SSP_RAW_ENTRY;
+        if (e && e->addr == r->code) {
+            c->hits++;
+            e->last_used = ++c->clock;
+            continue;
+        }
+        e = cache_find(c, r->code);      /* decoded for an earlier frame? */
+        if (e && e->epoch == c->epoch) {
+            r->entry = e;
+            c->hits++;
+            e->last_used = ++c->clock;
+            continue;
+        }
+        if (e)
+            entry_clear(c, e);           /* unvalidated: cannot happen, be safe */
+        ssp_code_entry tmp;
+        if (code_build(c, r->code, NULL, &tmp))
+            return -1;
+        tmp.last_used = ++c->clock;
+        e = cache_insert(c, &tmp);
+        if (!e) {
+            /* every way of the set is pinned by this stack: resolve now */
+            if (frame_incomplete(r, &tmp)) {
+                r->state = SSP_RAW_SKIP;
+            } else if (frame_resolve(r, &tmp, &r->done) == 0) {
+                r->state = SSP_RAW_DONE;
+            } else {
+                entry_clear(c, &tmp);
+                return -1;
+            }
+            entry_clear(c, &tmp);
+            r->entry = NULL;
+            continue;
+        }
+        r->entry = e;
+    }
+    return 0;
+}
+
+/* Sample one thread whose PyThreadState was copied into *ts. Fills
+ * st->frames/nframes or sets st->torn. */
+static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *ts,
+                          ssp_thread_stack *st)
+{
+    ssp_code_cache *c = &w->walk_cache;
+    st->frames = w->out;
+    st->nframes = 0;
+    st->torn = 0;
+    w->copy_len = 0;
+    w->nranges = 0;
+    w->next_chunk = 0;
+    w->nchunks = 0;
+    c->epoch++;
+
+    uintptr_t cf = (uintptr_t)ts->cframe;
+    if (!cf)
+        return;                          /* thread not running Python code */
+    if (cf & 7)
+        goto torn;
+    _PyCFrame cframe;
+    struct iovec loc[2], rem[2];
+    size_t niov = 0, want_cf = 0;
+    if (cf >= tsaddr && cf + sizeof cframe <= tsaddr + sizeof *ts) {
+        memcpy(&cframe, (const char *)ts + (cf - tsaddr), sizeof cframe);
+    } else {
+        loc[niov] = (struct iovec){&cframe, sizeof cframe};
+        rem[niov++] = (struct iovec){(void *)cf, sizeof cframe};
+        want_cf = 1;
+    }
+    uintptr_t chunk = (uintptr_t)ts->datastack_chunk, top = (uintptr_t)ts->datastack_top,
+              limit = (uintptr_t)ts->datastack_limit, copy_end = 0;
+    if (chunk) {
+        if ((chunk & 7) || top < chunk + SSP_CHUNK_HDR || top > limit ||
+            limit - chunk > SSP_MAX_COPY_BYTES || limit - chunk < SSP_MIN_CHUNK)
+            goto torn;
+        copy_end = limit - top > SSP_COPY_SLACK ? top + SSP_COPY_SLACK : limit;
+        if (copy_reserve(w, copy_end - chunk))
+            goto torn;
+        loc[niov] = (struct iovec){w->copy, copy_end - chunk};
+        rem[niov++] = (struct iovec){(void *)chunk, copy_end - chunk};
+    }
+    size_t ok = niov ? ss_safe_readv(loc, rem, niov) : 0;
+    if (ok < niov) {
+        if (ok < want_cf || !chunk)
+            goto torn;                   /* the cframe itself was unreadable */
+        /* The chunk copy failed: retry once without the slack. */
+        copy_end = top;
+        if (ss_safe_read(w->copy, (const void *)chunk, copy_end - chunk))
+            goto torn;
+    }
+    if (chunk) {
+        _PyStackChunk h;
+        memcpy(&h, w->copy, SSP_CHUNK_HDR);
+        if (h.size != limit - chunk || ((uintptr_t)h.previous & 7))
+            goto torn;                   /* header disagrees with the tstate */
+        w->copy_len = copy_end - chunk;
+        w->nchunks = 1;
+        w->next_chunk = (uintptr_t)h.previous;
+        add_range(w, chunk + SSP_CHUNK_HDR, copy_end, SSP_CHUNK_HDR);
+    }
+
+    uint32_t nraw;
+    uint64_t beyond;
+    if (walk_chain(w, (uintptr_t)cframe.current_frame, &nraw, &beyond))
+        goto torn;
+
+    /* Resolve in windows until max_frames + 1 complete frames are known (the
+     * +1 tells whether the stack overflows) or the stored frames run out. */
+    uint32_t max = w->max_frames, emitted = 0, idx = 0;
+    while (idx < nraw && emitted <= max) {
+        uint32_t end = idx + (max + 1 - emitted);
+        if (end > nraw)
+            end = nraw;
+        if (prepare_entries(w, idx, end))
+            goto torn;
+        for (; idx < end; idx++) {
+            ssp_raw_frame *r = &w->raw[idx];
+            if (r->state == SSP_RAW_ENTRY) {
+                if (frame_incomplete(r, r->entry))
+                    continue;
+                if (frame_resolve(r, r->entry, &w->out[emitted]))
+                    goto torn;
+                emitted++;
+            } else if (r->state == SSP_RAW_DONE) {
+                w->out[emitted++] = r->done;
+            }
+        }
+    }
+    uint64_t rest = beyond;
+    for (; idx < nraw; idx++)
+        rest += frame_maybe_complete(&w->raw[idx]);
+    if (emitted + rest > max) {
+        uint64_t omitted = emitted + rest - (max - 1);
+        w->out[max - 1].function = marker_function(c, omitted);
+        w->out[max - 1].line = 0;
+        emitted = max;
+    }
+    st->nframes = emitted;
+    return;
+torn:
+    st->torn = 1;
+    st->nframes = 0;
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
+{
+    char dummy[1];
+    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
+    unsigned long rt = Py_Version;
+    if ((rt >> 16) != ((unsigned long)PY_VERSION_HEX >> 16)) {
+        snprintf(err, errlen,
+                 "stacksight's stack walker was compiled for CPython %d.%d but is running "
+                 "on CPython %lu.%lu", PY_MAJOR_VERSION, PY_MINOR_VERSION,
+                 (rt >> 24) & 0xFF, (rt >> 16) & 0xFF);
+        return NULL;
+    }
+    if (max_frames < 2 || max_frames > 65536) {
+        snprintf(err, errlen, "max_frames must be between 2 and 65536 (got %d)", max_frames);
+        return NULL;
+    }
+    if (!ss_safe_read_available()) {
+        snprintf(err, errlen, "process_vm_readv is not permitted in this process "
+                 "(seccomp or container policy); the stack walker cannot run");
+        return NULL;
+    }
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    if (!interp) {
+        snprintf(err, errlen, "no main interpreter");
+        return NULL;
+    }
+    ssp_walker *w = calloc(1, sizeof *w);
+    if (!w)
+        goto oom;
+    w->max_frames = (uint32_t)max_frames;
+    w->interp = interp;
+    pthread_mutex_init(&w->walk_lock, NULL);
+    w->raw_cap = 2 * w->max_frames + 16;
+    w->raw = calloc(w->raw_cap, sizeof *w->raw);
+    w->out = calloc(w->max_frames + 1, sizeof *w->out);
+    w->vbuf = calloc(w->raw_cap, sizeof *w->vbuf);
+    w->vlocal = calloc(w->raw_cap, sizeof *w->vlocal);
+    w->vremote = calloc(w->raw_cap, sizeof *w->vremote);
+    w->ventry = calloc(w->raw_cap, sizeof *w->ventry);
+    w->ranges = calloc(SSP_MAX_CHUNKS, sizeof *w->ranges);
+    if (!w->raw || !w->out || !w->vbuf || !w->vlocal || !w->vremote || !w->ventry ||
+        !w->ranges || cache_init(&w->walk_cache, ss_safe_read) ||
+        cache_init(&w->capture_cache, ssp_direct_read)) {
+        ssp_walker_free(w);
+        goto oom;
+    }
+    return w;
+oom:
+    snprintf(err, errlen, "out of memory creating the stack walker");
+    return NULL;
+}
+
+void ssp_walker_free(ssp_walker *w)
+{
+    if (!w)
+        return;
+    cache_destroy(&w->walk_cache);
+    cache_destroy(&w->capture_cache);
+    free(w->copy);
+    free(w->ranges);
+    free(w->raw);
+    free(w->out);
+    free(w->vbuf);
+    free(w->vlocal);
+    free(w->vremote);
+    free(w->ventry);
+    pthread_mutex_destroy(&w->walk_lock);
+    free(w);
+}
+
+static void stats_add(ssp_walker *w, uint64_t walks, uint64_t threads, uint64_t frames,
+                      uint64_t torn, ssp_code_cache *c)
+{
+    ssp_walker_stats *s = &w->stats;
+    if (walks) __atomic_fetch_add(&s->walks, walks, __ATOMIC_RELAXED);
+    if (threads) __atomic_fetch_add(&s->threads, threads, __ATOMIC_RELAXED);
+    if (frames) __atomic_fetch_add(&s->frames, frames, __ATOMIC_RELAXED);
+    if (torn) __atomic_fetch_add(&s->torn, torn, __ATOMIC_RELAXED);
+    if (c->hits) __atomic_fetch_add(&s->code_cache_hits, c->hits, __ATOMIC_RELAXED);
+    if (c->misses) __atomic_fetch_add(&s->code_cache_misses, c->misses, __ATOMIC_RELAXED);
+    c->hits = c->misses = 0;
+}
+
+int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
+{
+    if (!w || !visit)
+        return -1;
+    pthread_mutex_lock(&w->walk_lock);
+    uintptr_t finalizing = 0, main_interp = 0, head = 0;
+    int interp_finalizing = 0;
+    struct iovec loc[4] = {
+        {&finalizing, sizeof finalizing}, {&main_interp, sizeof main_interp},
+        {&interp_finalizing, sizeof interp_finalizing}, {&head, sizeof head}};
+    struct iovec rem[4] = {
+        {(void *)&_PyRuntime._finalizing, sizeof finalizing},
+        {(void *)&_PyRuntime.interpreters.main, sizeof main_interp},
+        {(void *)&w->interp->finalizing, sizeof interp_finalizing},
+        {(void *)&w->interp->threads.head, sizeof head}};
+    if (ss_safe_readv(loc, rem, 4) != 4 || finalizing || interp_finalizing ||
+        main_interp != (uintptr_t)w->interp) {
+        pthread_mutex_unlock(&w->walk_lock);
+        return -1;
+    }
+    uint64_t frames = 0, torn = 0;
+    int visited = 0;
+    uintptr_t t = head, tortoise = head;
+    uint32_t power = 1, lam = 0;
+    while (t && (uint32_t)visited < SSP_MAX_THREADS) {
+        PyThreadState ts;
+        ssp_thread_stack st = {0, 0, w->out, 0, 1};
+        if ((t & 7) || ss_safe_read(&ts, (const void *)t, sizeof ts) ||
+            ts.interp != w->interp) {
+            /* unreadable or recycled thread state: the list is torn here */
+            visit(arg, &st);
+            visited++;
+            torn++;
+            break;
+        }
+        st.thread_id = ts.thread_id;
+        st.native_thread_id = ts.native_thread_id;
+        sample_thread(w, t, &ts, &st);
+        visit(arg, &st);
+        visited++;
+        torn += (uint64_t)st.torn;
+        frames += st.nframes;
+        t = (uintptr_t)ts.next;
+        if (t == tortoise)
+            break;                       /* cycle (Brent) */
+        if (++lam == power) {
+            tortoise = t;
+            power *= 2;
+            lam = 0;
+        }
+    }
+    stats_add(w, 1, (uint64_t)visited, frames, torn, &w->walk_cache);
+    pthread_mutex_unlock(&w->walk_lock);
+    return visited;
+}
+
+uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
+{
+    if (!w || !out || max == 0 || ssp_in_capture)
+        return 0;
+    ssp_in_capture = 1;
+    uint32_t n = 0;
+    uint64_t rest = 0;
+    ssp_code_cache *c = &w->capture_cache;
+    PyThreadState *ts = _PyThreadState_GET();
+    /* Only the thread holding the GIL may read its frames directly. */
+    if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp ||
+        !ts->cframe)
+        goto done;
+    uint32_t total = 0;
+    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f; f = f->previous) {
+        if (++total > SSP_MAX_WALK_FRAMES)
+            break;
+        ssp_raw_frame r = {(uintptr_t)f->f_code, (uintptr_t)f->prev_instr, f->owner,
+                           SSP_RAW_PENDING, NULL, {0, 0}};
+        if (n >= max) {                  /* only counting now */
+            if (!_PyFrame_IsIncomplete(f))
+                rest++;
+            continue;
+        }
+        c->epoch++;
+        ssp_code_entry *e = cache_find(c, r.code);
+        if (e && code_hdr_matches(e, f->f_code)) {
+            c->hits++;
+        } else {
+            ssp_code_entry tmp;
+            if (e)
+                entry_clear(c, e);
+            if (code_build(c, r.code, f->f_code, &tmp))
+                continue;
+            e = cache_insert(c, &tmp);
+            if (!e) {
+                if (!frame_incomplete(&r, &tmp) && frame_resolve(&r, &tmp, &out[n]) == 0)
+                    n++;
+                entry_clear(c, &tmp);
+                continue;
+            }
+        }
+        e->last_used = ++c->clock;
+        if (frame_incomplete(&r, e))
+            continue;
+        if (frame_resolve(&r, e, &out[n]) == 0)
+            n++;
+    }
+    if (rest && max >= 2) {
+        uint64_t omitted = rest + 1;     /* the last stored frame gives way */
+        out[max - 1].function = marker_function(c, omitted);
+        out[max - 1].line = 0;
+        n = max;
+    }
+    stats_add(w, 0, 1, n, 0, c);
+done:
+    ssp_in_capture = 0;
+    return n;
+}
+
+void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!w)
+        return;
+    out->walks = __atomic_load_n(&w->stats.walks, __ATOMIC_RELAXED);
+    out->threads = __atomic_load_n(&w->stats.threads, __ATOMIC_RELAXED);
+    out->frames = __atomic_load_n(&w->stats.frames, __ATOMIC_RELAXED);
+    out->torn = __atomic_load_n(&w->stats.torn, __ATOMIC_RELAXED);
+    out->code_cache_hits = __atomic_load_n(&w->stats.code_cache_hits, __ATOMIC_RELAXED);
+    out->code_cache_misses = __atomic_load_n(&w->stats.code_cache_misses, __ATOMIC_RELAXED);
+}
+
+#else /* not CPython 3.11 */
+
+/* Stub: the structures read by the walker exist only in 3.11. */
+struct ssp_walker {
+    int unused;   /* never allocated */
+};
+
+ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
+{
+    (void)max_frames;
+    if (err && errlen)
+        snprintf(err, errlen, "stacksight supports CPython 3.11 only; this is %d.%d",
+                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    return NULL;
+}
+
+void ssp_walker_free(ssp_walker *w) { (void)w; }
+
+int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
+{
+    (void)w; (void)visit; (void)arg;
+    return -1;
+}
+
+uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
+{
+    (void)w; (void)out; (void)max;
+    return 0;
+}
+
+void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)
+{
+    (void)w;
+    if (out)
+        memset(out, 0, sizeof *out);
+}
+
+#endif

@@ -1,0 +1,75 @@
+/* cpython_walker.h - read CPython 3.11 thread stacks without the GIL.
+ *
+ * Why this file exists: the core's sidecar thread samples every Python thread
+ * every 10 ms and must never take the GIL (that would perturb the program and
+ * miss threads stuck in C code). It therefore reads the interpreter's own
+ * structures - thread states, the per-thread frame stack chunks, code objects
+ * - while their owners keep running. Every such read goes through
+ * src/common/safe_read.h so that memory freed under our feet yields a "torn"
+ * sample instead of a crash. The same code-object decoding also serves
+ * application threads that capture their own stack with the GIL held
+ * (exception, lock and allocation profilers): ssp_capture_current().
+ *
+ * Only CPython 3.11.x is supported: the structures read here change in every
+ * minor release. On any other Python this file compiles to a stub whose
+ * ssp_walker_new() explains the mismatch. */
+#ifndef SSP_CPYTHON_WALKER_H
+#define SSP_CPYTHON_WALKER_H
+
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../src/common/aggregator.h"
+
+typedef struct ssp_walker ssp_walker;
+
+/* One thread's stack as handed to the visitor. */
+typedef struct ssp_thread_stack {
+    unsigned long thread_id;         /* PyThreadState.thread_id (threading.get_ident()) */
+    unsigned long native_thread_id;  /* OS tid */
+    const ss_frame *frames;          /* leaf first, valid only during the callback */
+    uint32_t nframes;
+    int torn;                        /* 1: the stack could not be read consistently; frames empty */
+} ssp_thread_stack;
+
+typedef void (*ssp_visit_fn)(void *arg, const ssp_thread_stack *stack);
+
+/* With the GIL, at profiler start: checks the running interpreter is the one
+ * compiled for (3.11.x; else returns NULL with a clear message in err naming
+ * both versions), records the main interpreter's address. max_frames: deeper
+ * stacks keep the max_frames-1 leaf frames plus one frame named
+ * "<N frames omitted>" (N = count dropped; interned as a function with file ""
+ * line 0). max_frames must be in [2, 65536]. */
+ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen);
+
+/* Frees the walker. No walk or capture may be running or start afterwards. */
+void ssp_walker_free(ssp_walker *w);
+
+/* Sidecar thread, NO GIL: visit every thread state of the main interpreter.
+ * Returns the number of threads visited, -1 if the interpreter list could not
+ * be read (e.g. finalizing). Calls on one walker are serialised by an internal
+ * mutex; use one walker per sampling thread for parallel walks. */
+int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg);
+
+/* Application thread WITH the GIL (used by exception/lock/memory profilers):
+ * capture the calling thread's own stack into out (leaf first), at most max
+ * entries (a deeper stack ends with the "<N frames omitted>" frame when
+ * max >= 2). Does not allocate Python objects, does not call Python code, is
+ * reentrancy-safe (a nested call on the same thread, e.g. from a PyMem
+ * allocator hook, returns 0). Returns the number of frames; 0 also when the
+ * calling thread does not hold the GIL. */
+uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max);
+
+/* Counters for tests/benchmarks (sidecar walks and captures summed). */
+typedef struct ssp_walker_stats {
+    uint64_t walks;              /* ssp_walker_walk calls that read the thread list */
+    uint64_t threads;            /* thread stacks visited (walks) or captured */
+    uint64_t frames;             /* frames delivered, omitted-marker included */
+    uint64_t torn;               /* stacks reported torn */
+    uint64_t code_cache_hits;    /* frames resolved from a validated cache entry */
+    uint64_t code_cache_misses;  /* code objects decoded from scratch */
+} ssp_walker_stats;
+
+void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
+
+#endif
