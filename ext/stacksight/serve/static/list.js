@@ -1,0 +1,181 @@
+// Search Profiles list page.  All state (facet selections, time range, page)
+// lives in the URL so a view can be bookmarked, shared and reloaded.
+"use strict";
+
+(() => {
+  const { el, fetchJson, formatCores, formatRate, formatDurationNs, formatTime } = stacksight;
+  const FACETS = [["env", "Env"], ["service", "Service"], ["version", "Version"], ["host", "Host"],
+                  ["runtime", "Runtime"]];
+  const RANGES_S = { "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400, "7d": 604800, "30d": 2592000 };
+  const PAGE_SIZE = 50;
+  const selected = new Set();
+
+  function state() { return new URLSearchParams(location.search); }
+
+  function setState(params, resetPage = true) {
+    if (resetPage) params.delete("offset");
+    history.pushState(null, "", "?" + params.toString());
+    refresh();
+  }
+
+  // The filter part of the URL as the API understands it.
+  function filterParams() {
+    const source = state();
+    const params = new URLSearchParams();
+    for (const [facet] of FACETS) for (const value of source.getAll(facet)) params.append(facet, value);
+    for (const tag of source.getAll("tag")) params.append("tag", tag);
+    const range = source.get("range") || "all";
+    if (RANGES_S[range]) {
+      params.set("from", String(Date.now() / 1000 - RANGES_S[range]));
+    } else if (range === "custom") {
+      if (source.get("from")) params.set("from", String(Date.parse(source.get("from")) / 1000));
+      if (source.get("to")) params.set("to", String(Date.parse(source.get("to")) / 1000));
+    }
+    return params;
+  }
+
+  function toggleFacet(facet, value, on) {
+    const params = state();
+    const values = params.getAll(facet).filter((v) => v !== value);
+    if (on) values.push(value);
+    params.delete(facet);
+    for (const v of values) params.append(facet, v);
+    setState(params);
+  }
+
+  function renderFacets(facets) {
+    const chosen = state();
+    const container = document.getElementById("facet-lists");
+    container.replaceChildren();
+    for (const [facet, title] of FACETS) {
+      const section = el("div", { class: "facet", "data-facet": facet }, el("h3", { text: title }));
+      const active = chosen.getAll(facet);
+      for (const { value, count } of facets[facet] || []) {
+        const box = el("input", { type: "checkbox", "data-facet": facet, "data-value": value,
+                                  checked: active.includes(value),
+                                  onchange: (e) => toggleFacet(facet, value, e.target.checked) });
+        section.appendChild(el("label", {}, box,
+          el("span", { class: "facet-value", title: value, text: value === "" ? "(none)" : value }),
+          el("span", { class: "facet-count", text: String(count) })));
+      }
+      // A selected value that no longer matches anything must still be removable.
+      for (const value of active) {
+        if ((facets[facet] || []).some((f) => f.value === value)) continue;
+        section.appendChild(el("label", {}, el("input", { type: "checkbox", checked: true,
+          "data-facet": facet, "data-value": value, onchange: () => toggleFacet(facet, value, false) }),
+          el("span", { class: "facet-value", text: value }), el("span", { class: "facet-count", text: "0" })));
+      }
+      container.appendChild(section);
+    }
+  }
+
+  function updateMergeButton() {
+    const button = document.getElementById("merge-selected");
+    button.textContent = `Merge selected (${selected.size})`;
+    button.disabled = selected.size === 0;
+  }
+
+  function renderRows(listing) {
+    const body = document.getElementById("profile-rows");
+    body.replaceChildren();
+    for (const row of listing.profiles) {
+      const box = el("input", { type: "checkbox", class: "row-select", "data-id": row.id,
+                                checked: selected.has(row.id),
+                                onclick: (e) => e.stopPropagation(),
+                                onchange: (e) => { e.target.checked ? selected.add(row.id) : selected.delete(row.id);
+                                                   updateMergeButton(); } });
+      const tr = el("tr", { class: "profile-row", "data-id": row.id,
+                            onclick: () => { location.href = `/profiles/${row.id}`; } },
+        el("td", {}, box),
+        el("td", { class: "col-service", text: row.service || "(none)" }),
+        el("td", { class: "col-env", text: row.env }),
+        el("td", { class: "col-version", text: row.version }),
+        el("td", { class: "col-host", text: row.host }),
+        el("td", { class: "col-runtime", text: row.runtime }),
+        el("td", { class: "col-start", text: formatTime(row.start_ns) }),
+        el("td", { class: "num", text: formatDurationNs(row.duration_ns) }),
+        el("td", { class: "num col-cpu", text: formatCores(row.cpu_cores) }),
+        el("td", { class: "num col-alloc", text: formatRate(row.alloc_bytes_per_sec) }));
+      body.appendChild(tr);
+    }
+    if (!listing.profiles.length) {
+      body.appendChild(el("tr", {}, el("td", { colspan: 10, class: "empty",
+        text: "No profiles match. Point a profiler at this server: DD_TRACE_AGENT_URL=" + location.origin })));
+    }
+    const offset = listing.offset, shown = listing.profiles.length;
+    document.getElementById("result-count").textContent = `${listing.total} profiles`;
+    document.getElementById("page-info").textContent =
+      listing.total ? `${offset + 1}–${offset + shown} of ${listing.total}` : "";
+    document.getElementById("page-prev").disabled = offset === 0;
+    document.getElementById("page-next").disabled = offset + shown >= listing.total;
+    updateMergeButton();
+  }
+
+  function syncTimeControls() {
+    const params = state();
+    const range = params.get("range") || "all";
+    document.getElementById("time-range").value = range;
+    document.getElementById("custom-range").hidden = range !== "custom";
+    document.getElementById("range-from").value = params.get("from") || "";
+    document.getElementById("range-to").value = params.get("to") || "";
+  }
+
+  async function refresh() {
+    syncTimeControls();
+    const filters = filterParams();
+    const listParams = new URLSearchParams(filters);
+    listParams.set("limit", PAGE_SIZE);
+    listParams.set("offset", state().get("offset") || "0");
+    const errorBox = document.getElementById("list-error");
+    try {
+      const [listing, facets] = await Promise.all([
+        fetchJson("/api/profiles?" + listParams), fetchJson("/api/facets?" + filters)]);
+      errorBox.replaceChildren();
+      renderFacets(facets.facets);
+      renderRows(listing);
+      document.body.dataset.loaded = "true";
+    } catch (error) {
+      errorBox.replaceChildren(el("div", { class: "error-box", text: String(error.message || error) }));
+    }
+  }
+
+  document.getElementById("time-range").addEventListener("change", (e) => {
+    const params = state();
+    params.set("range", e.target.value);
+    if (e.target.value !== "custom") { params.delete("from"); params.delete("to"); }
+    setState(params);
+  });
+  for (const id of ["range-from", "range-to"]) {
+    document.getElementById(id).addEventListener("change", (e) => {
+      const params = state();
+      params.set(id === "range-from" ? "from" : "to", e.target.value);
+      setState(params);
+    });
+  }
+  document.getElementById("page-prev").addEventListener("click", () => {
+    const params = state();
+    params.set("offset", Math.max(0, Number(params.get("offset") || 0) - PAGE_SIZE));
+    setState(params, false);
+  });
+  document.getElementById("page-next").addEventListener("click", () => {
+    const params = state();
+    params.set("offset", Number(params.get("offset") || 0) + PAGE_SIZE);
+    setState(params, false);
+  });
+  document.getElementById("select-all").addEventListener("change", (e) => {
+    for (const box of document.querySelectorAll(".row-select")) {
+      box.checked = e.target.checked;
+      const id = Number(box.dataset.id);
+      e.target.checked ? selected.add(id) : selected.delete(id);
+    }
+    updateMergeButton();
+  });
+  document.getElementById("merge-selected").addEventListener("click", () => {
+    location.href = "/merged?ids=" + [...selected].join(",");
+  });
+  document.getElementById("merge-filtered").addEventListener("click", () => {
+    location.href = "/merged?" + filterParams();
+  });
+  window.addEventListener("popstate", refresh);
+  refresh();
+})();

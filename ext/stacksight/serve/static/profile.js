@@ -1,0 +1,211 @@
+// Profile page: wires the header, the three tabs and the flame graph to the
+// JSON API.  Serves both a single profile (/profiles/<id>) and a merged view
+// of several (/merged?ids=… or /merged?<facet filter>).
+"use strict";
+
+(() => {
+  const { el, fetchJson, formatValue, formatCores, formatRate, formatTime, formatDurationNs, percent } = stacksight;
+  const idMatch = location.pathname.match(/^\/profiles\/(\d+)$/);
+  const profileId = idMatch ? Number(idMatch[1]) : null;
+  const merged = profileId === null;
+  const pageParams = new URLSearchParams(location.search);
+  let detail = null;
+  let metricsLoaded = false;
+
+  const flameContainer = document.getElementById("flamegraph");
+  const graph = new FlameGraph(flameContainer, document.getElementById("tooltip"),
+                               (text) => { document.getElementById("flame-status").textContent = text; });
+
+  function showError(error) {
+    document.getElementById("page-error").replaceChildren(
+      el("div", { class: "error-box", text: String(error.message || error) }));
+  }
+
+  function graphUrl() {
+    const params = new URLSearchParams();
+    if (merged) for (const [key, value] of pageParams) if (key !== "type" && key !== "thread") params.append(key, value);
+    if (pageParams.get("type")) params.set("type", pageParams.get("type"));
+    if (pageParams.get("thread")) params.set("thread", pageParams.get("thread"));
+    return (merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
+  }
+
+  function setPageParam(key, value) {
+    if (value) pageParams.set(key, value); else pageParams.delete(key);
+    history.replaceState(null, "", location.pathname + "?" + pageParams);
+  }
+
+  function renderTypeSwitch(payload) {
+    const container = document.getElementById("type-switch");
+    container.replaceChildren(...payload.sample_types.map((entry) => el("button", {
+      "data-type": entry.type, class: entry.type === payload.type ? "active" : "",
+      title: `${entry.type} (${entry.unit}): ${formatValue(entry.total, entry.unit)}`,
+      onclick: () => { setPageParam("type", entry.type); loadGraph(); },
+    }, entry.display)));
+  }
+
+  function renderThreads(payload) {
+    const select = document.getElementById("thread-filter");
+    const current = payload.thread || "";
+    const names = payload.threads.map((t) => t.name);
+    if (current && !names.includes(current)) names.unshift(current);
+    select.replaceChildren(el("option", { value: "" }, "All threads"),
+      ...names.map((name) => el("option", { value: name, selected: name === current }, name)));
+    select.value = current;
+  }
+
+  function renderTopTable(payload) {
+    const body = document.querySelector("#top-table tbody");
+    const fmt = (v) => formatValue(v, payload.unit);
+    body.replaceChildren(...payload.top_functions.slice(0, 100).map((fn) => el("tr", {
+      class: "profile-row", title: "highlight in the flame graph",
+      onclick: () => { document.getElementById("flame-search").value = fn.name; graph.search(fn.name); },
+    }, el("td", { class: "fn", text: fn.name }), el("td", { class: "fn", text: fn.file }),
+       el("td", { class: "num", text: fmt(fn.self) }), el("td", { class: "num", text: percent(fn.self, payload.total) }),
+       el("td", { class: "num", text: fmt(fn.total) }), el("td", { class: "num", text: percent(fn.total, payload.total) }))));
+  }
+
+  async function loadGraph() {
+    let payload;
+    try {
+      payload = await fetchJson(graphUrl());
+    } catch (error) { showError(error); return; }
+    document.getElementById("page-error").replaceChildren();
+    renderTypeSwitch(payload);
+    renderThreads(payload);
+    flameContainer.dataset.type = payload.type || "";
+    flameContainer.dataset.total = payload.total;
+    document.getElementById("flame-total").textContent = payload.type
+      ? `${payload.display}: ${formatValue(payload.total, payload.unit)}` + (payload.thread ? ` in thread ${payload.thread}` : "")
+      : "This profile has no samples.";
+    graph.setData(payload.root, payload.unit);
+    graph.search(document.getElementById("flame-search").value);
+    renderTopTable(payload);
+    if (merged) {
+      document.getElementById("profile-title").textContent =
+        `Merged flame graph of ${payload.profile_ids.length} profile${payload.profile_ids.length === 1 ? "" : "s"}`;
+      document.getElementById("profile-badges").replaceChildren(
+        payload.truncated ? el("span", { class: "badge", text: "only the newest are merged" }) : "");
+    }
+    document.body.dataset.graphLoaded = String(Number(document.body.dataset.graphLoaded || 0) + 1);
+  }
+
+  function badge(label, value) {
+    return el("span", { class: "badge" }, el("b", { text: label + ": " }), value || "(none)");
+  }
+
+  function renderHeader() {
+    document.title = `${detail.service || "profile"} #${detail.id} · stacksight`;
+    document.getElementById("profile-title").textContent = detail.service || "(no service)";
+    document.getElementById("profile-badges").replaceChildren(
+      badge("env", detail.env), " ", badge("version", detail.version), " ", badge("host", detail.host), " ",
+      badge("runtime", detail.runtime), " ",
+      el("span", { class: "badge", text: `${formatTime(detail.start_ns)} · ${formatDurationNs(detail.duration_ns)}` }));
+    const link = document.getElementById("download-link");
+    link.href = `/api/profiles/${detail.id}/download`;
+    link.setAttribute("download", "");
+    link.hidden = false;
+  }
+
+  function kvTable(rows) {
+    return el("table", { class: "kv-table" }, el("tbody", {}, rows.map(([key, value]) =>
+      el("tr", {}, el("td", { text: key }), el("td", { text: typeof value === "string" ? value : JSON.stringify(value) })))));
+  }
+
+  // Nested settings read best as dotted paths: {"a": {"b": 1}} → a.b = 1.
+  function flatten(value, prefix = "", out = []) {
+    if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
+      for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? `${prefix}.${key}` : key, out);
+    } else if (prefix) {
+      out.push([prefix, value]);
+    }
+    return out;
+  }
+
+  function renderRuntimeInfo() {
+    const panel = document.getElementById("tab-runtime");
+    const event = detail.event || {};
+    const sections = [
+      ["Tags", detail.tags.map((t) => [t.key, t.value])],
+      ["Profile", [["id", String(detail.id)], ["family", event.family || ""], ["protocol version", String(event.version || "")],
+                   ["start", event.start || ""], ["end", event.end || ""], ["duration", formatDurationNs(detail.duration_ns)],
+                   ["CPU", formatCores(detail.cpu_cores)], ["memory allocation", formatRate(detail.alloc_bytes_per_sec)],
+                   ["received", formatTime(detail.received_at_ns)], ["source", detail.source]]],
+      ["Measures", detail.totals.map((t) => [t.display, formatValue(t.total, t.unit)])],
+      ["Profiler settings (info)", flatten(event.info || {})],
+      ["Profiler internals (internal)", flatten(event.internal || {})],
+      ["Endpoint counts", Object.entries(event.endpoint_counts || {})],
+      ["Upload client", Object.entries(detail.request_headers || {})],
+      ["Attachments", detail.attachments.map((a) => [a.name, `${a.kind}, ${a.encoding}, ${a.size} bytes`])],
+    ];
+    panel.replaceChildren();
+    for (const [title, rows] of sections) {
+      panel.appendChild(el("h4", { text: title }));
+      panel.appendChild(rows.length ? kvTable(rows) : el("p", { text: "(none)" }));
+    }
+    panel.appendChild(el("h4", { text: "Downloads" }));
+    for (const a of detail.attachments) {
+      panel.appendChild(el("div", {}, el("a", { href: `/api/profiles/${detail.id}/download?attachment=${encodeURIComponent(a.name)}`,
+                                                download: "", text: a.name })));
+    }
+  }
+
+  async function loadMetrics() {
+    if (metricsLoaded || !detail) return;
+    metricsLoaded = true;
+    const params = new URLSearchParams({ service: detail.service });
+    params.append("env", detail.env);
+    const caption = document.getElementById("metrics-caption");
+    try {
+      const metrics = await fetchJson("/api/metrics?" + params);
+      caption.textContent = `${metrics.points.length} profiles of service ${detail.service || "(none)"} in env ${detail.env || "(none)"}.`;
+      const toPoints = (key) => metrics.points.map((p) => ({
+        x: p.start_ns / 1e6, y: p[key], current: p.id === detail.id, href: `/profiles/${p.id}` }));
+      renderLineChart(document.getElementById("chart-cpu"), toPoints("cpu_cores"),
+                      { title: "CPU (cores)", format: (v) => formatCores(v) });
+      renderLineChart(document.getElementById("chart-alloc"), toPoints("alloc_bytes_per_sec"),
+                      { title: "Memory allocation rate", format: (v) => formatRate(v) });
+      document.body.dataset.metricsLoaded = "true";
+    } catch (error) { showError(error); }
+  }
+
+  function showTab(name) {
+    for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.tab === name);
+    for (const tab of ["profiles", "metrics", "runtime"]) document.getElementById("tab-" + tab).hidden = tab !== name;
+    if (name === "metrics") loadMetrics();
+  }
+
+  document.getElementById("tabs").addEventListener("click", (e) => {
+    const button = e.target.closest("button");
+    if (button) showTab(button.dataset.tab);
+  });
+  document.getElementById("thread-filter").addEventListener("change", (e) => { setPageParam("thread", e.target.value); loadGraph(); });
+  document.getElementById("flame-search").addEventListener("input", (e) => graph.search(e.target.value));
+  document.getElementById("reset-zoom").addEventListener("click", () => graph.resetZoom());
+  document.getElementById("fullscreen-button").addEventListener("click", () => {
+    const panel = document.getElementById("flame-panel");
+    const on = !panel.classList.contains("fullscreen");
+    panel.classList.toggle("fullscreen", on);
+    if (on && panel.requestFullscreen) panel.requestFullscreen().catch(() => {});
+    else if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    graph.render();
+  });
+  document.addEventListener("fullscreenchange", () => {
+    if (!document.fullscreenElement) document.getElementById("flame-panel").classList.remove("fullscreen");
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") document.getElementById("flame-panel").classList.remove("fullscreen");
+  });
+
+  if (merged) {
+    for (const tab of ["metrics", "runtime"]) document.querySelector(`#tabs button[data-tab=${tab}]`).hidden = true;
+    loadGraph();
+  } else {
+    fetchJson(`/api/profiles/${profileId}`).then((payload) => {
+      detail = payload;
+      renderHeader();
+      renderRuntimeInfo();
+      if (!pageParams.get("type") && detail.default_type) setPageParam("type", detail.default_type);
+      return loadGraph();
+    }).catch(showError);
+  }
+})();
