@@ -1,5 +1,7 @@
 /* config.c - defaults, DD_* environment variables and keyword overrides (see config.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "config.h"
 
 #include <ctype.h>

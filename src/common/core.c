@@ -4,7 +4,9 @@
  * upload thread sleeps until the period ends, swaps the aggregator's buffers,
  * lets the binding add its end-of-period rows, encodes and exports. All of
  * that happens off the application's threads. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "core.h"
 
 #include <errno.h>
@@ -342,6 +344,8 @@ void ss_core_stop(int flush)
     core.sampler = NULL;
     pthread_mutex_unlock(&core.lock);
 
+    ss_sampler_stats last;
+    ss_sampler_get_stats(sampler, &last);
     ss_sampler_stop(sampler);   /* no more samples from the sidecar */
 
     pthread_mutex_lock(&core.lock);
@@ -354,6 +358,7 @@ void ss_core_stop(int flush)
     pthread_mutex_lock(&core.lock);
     core.uploader_started = 0;
     core.stopping = 0;
+    core.stats.sampler = last;   /* the figures of the run that just ended */
     pthread_mutex_unlock(&core.lock);
 }
 
@@ -408,7 +413,8 @@ void ss_core_get_stats(ss_core_stats *out)
 {
     pthread_mutex_lock(&core.lock);
     *out = core.stats;
-    ss_sampler_get_stats(core.sampler, &out->sampler);
+    if (core.sampler)
+        ss_sampler_get_stats(core.sampler, &out->sampler);
     pthread_mutex_unlock(&core.lock);
 }
 

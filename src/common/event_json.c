@@ -2,7 +2,9 @@
  *
  * Shared by every destination: the agent multipart upload carries event.json,
  * Pyroscope gets the same tags as labels, and tests read both. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,9 @@
  * Where profiles go: files when DD_PROFILING_OUTPUT_PPROF is set, Pyroscope
  * when STACKSIGHT_PYROSCOPE_URL is set, and the agent unless one of those was
  * chosen without naming an agent explicitly. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "exporter.h"
 
 #include <curl/curl.h>

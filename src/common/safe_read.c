@@ -1,5 +1,7 @@
 /* safe_read.c - fault-proof copies of possibly freed memory (see safe_read.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "safe_read.h"
 
 #include <errno.h>

@@ -1,5 +1,7 @@
 /* sampler.c - the sidecar thread: timer, tick accounting, overhead cap (see sampler.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "sampler.h"
 
 #include <errno.h>

@@ -1,5 +1,7 @@
 /* thread_clock.c - per-thread CPU clocks and the sidecar's delta table (see thread_clock.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "thread_clock.h"
 
 #include <string.h>

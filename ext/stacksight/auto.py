@@ -1,0 +1,22 @@
+"""``import stacksight.auto`` at the top of a program starts profiling.
+
+Configuration comes from the DD_* environment. If the profiler cannot run
+here, one warning is logged and the program goes on unprofiled."""
+import logging
+
+from stacksight.profiler import Profiler, ProfilerError
+
+profiler = None
+
+
+def _start():
+    global profiler
+    try:
+        profiler = Profiler().start()
+    except ProfilerError as exc:
+        logging.getLogger("stacksight").warning("stacksight: profiling is off: %s", exc)
+    except Exception as exc:   # bad configuration must not stop the app
+        logging.getLogger("stacksight").warning("stacksight: profiling is off: %s", exc)
+
+
+_start()
