@@ -56,7 +56,9 @@ class ServeApp:
 
     def start_background(self) -> threading.Thread:
         self._retention_thread.start()
-        thread = threading.Thread(target=self.httpd.serve_forever, name="stacksight-serve", daemon=True)
+        # A short poll interval makes shutdown() return quickly (tests start many servers).
+        thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="stacksight-serve", daemon=True)
         thread.start()
         return thread
 

@@ -1,0 +1,130 @@
+"""The JSON API behind the explorer: profile details, flame graphs per sample
+type and thread, merged graphs, per-service metrics and the download."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+import pprof_pb
+from serve_helpers.server import serve_server  # noqa: F401 - fixture
+from serve_helpers.uploads import SECOND_NS, cpu_profile, get_json, http_request, upload
+
+TAGS = {"service": "checkout", "env": "prod", "version": "7", "host": "web-1", "runtime": "CPython"}
+GO = shutil.which("go") or "/usr/local/go/bin/go"
+
+
+def _child(node, name):
+    matches = [child for child in node["c"] if child["n"] == name]
+    assert matches, f"{name} not under {node['n']}: {[c['n'] for c in node['c']]}"
+    return matches[0]
+
+
+def test_flamegraph_tree_and_top_functions(serve_server):
+    profile_id = upload(serve_server.url, TAGS)
+    graph = get_json(f"{serve_server.url}/api/profiles/{profile_id}/flamegraph")
+    assert graph["type"] == "cpu-time" and graph["display"] == "CPU" and graph["unit"] == "nanoseconds"
+    assert graph["total"] == 10 * 1_000_000
+    root = graph["root"]
+    assert root["n"] == "all" and root["v"] == graph["total"]
+    handle = _child(_child(_child(root, "<module>"), "main"), "handle_request")
+    assert _child(handle, "compute")["v"] == 5 * 1_000_000
+    assert _child(handle, "render")["s"] == 5 * 1_000_000
+    top = {entry["name"]: entry for entry in graph["top_functions"]}
+    assert top["compute"]["self"] == 5_000_000 and top["compute"]["total"] == 5_000_000
+    assert top["main"]["self"] == 0 and top["main"]["total"] == 10_000_000
+    assert [t["type"] for t in graph["sample_types"]] == [
+        "cpu-time", "wall-time", "alloc-space", "alloc-samples", "exception-samples", "cpu-samples"]
+    assert {t["type"]: t["display"] for t in graph["sample_types"]}["exception-samples"] == "Thrown Exceptions"
+
+
+def test_switching_type_and_thread_filter(serve_server):
+    profile_id = upload(serve_server.url, TAGS)
+    base = f"{serve_server.url}/api/profiles/{profile_id}/flamegraph"
+    wall = get_json(base + "?type=wall-time")
+    assert wall["total"] == 20 * 1_000_000 and wall["display"] == "Wall Time"
+    exceptions = get_json(base + "?type=exception-samples")
+    assert exceptions["total"] == 3
+    assert [t["name"] for t in exceptions["threads"]] == ["worker"]
+    assert _child(_child(exceptions["root"], "<module>"), "main")["c"][0]["n"] == "fail"
+    only_worker = get_json(base + "?type=cpu-time&thread=worker")
+    assert only_worker["total"] == 0 and only_worker["thread"] == "worker"
+    main_thread = get_json(base + "?type=cpu-time&thread=MainThread")
+    assert main_thread["total"] == 10 * 1_000_000
+    status, _, body = http_request(base + "?type=heap-space")
+    assert status == 400 and b"not in these profiles" in body
+
+
+def test_profile_detail_and_missing_profile(serve_server):
+    profile_id = upload(serve_server.url, TAGS)
+    detail = get_json(f"{serve_server.url}/api/profiles/{profile_id}")
+    assert detail["default_type"] == "cpu-time"
+    assert {t["type"]: t["total"] for t in detail["totals"]}["alloc-space"] == 10 * 4096
+    assert detail["pprof"][0]["period"] == 10_000_000
+    for path in ("", "/flamegraph", "/download"):
+        status, _, _ = http_request(f"{serve_server.url}/api/profiles/999{path}")
+        assert status == 404
+
+
+def test_merged_flamegraph_by_ids_and_by_filter(serve_server):
+    first = upload(serve_server.url, TAGS)
+    second = upload(serve_server.url, {**TAGS, "host": "web-2"})
+    upload(serve_server.url, {**TAGS, "env": "staging"})
+    by_ids = get_json(f"{serve_server.url}/api/merged?ids={first},{second}&type=cpu-time")
+    assert sorted(by_ids["profile_ids"]) == sorted([first, second])
+    assert by_ids["total"] == 2 * 10 * 1_000_000
+    assert by_ids["truncated"] is False
+    by_filter = get_json(f"{serve_server.url}/api/merged?env=prod&type=wall-time")
+    assert sorted(by_filter["profile_ids"]) == sorted([first, second])
+    assert by_filter["total"] == 2 * 20 * 1_000_000
+    everything = get_json(f"{serve_server.url}/api/merged")
+    assert len(everything["profile_ids"]) == 3 and everything["type"] == "cpu-time"
+
+
+def test_metrics_of_a_service_over_time(serve_server):
+    start = 1_700_000_000 * SECOND_NS
+    heavy = pprof_pb.encode_profile(cpu_profile(cpu_ns_per_sample=6_000_000_000))  # 60 s CPU in 60 s
+    ids = [upload(serve_server.url, TAGS, start_ns=start + i * 60 * SECOND_NS,
+                  profile_bytes=heavy if i == 1 else None) for i in range(3)]
+    upload(serve_server.url, {**TAGS, "service": "other"})
+    metrics = get_json(f"{serve_server.url}/api/metrics?service=checkout")
+    assert [p["id"] for p in metrics["points"]] == ids  # oldest first, for a chart
+    assert metrics["points"][1]["cpu_cores"] == pytest.approx(1.0)
+    assert metrics["points"][0]["alloc_bytes_per_sec"] == pytest.approx(10 * 4096 / 60)
+    status, _, _ = http_request(f"{serve_server.url}/api/metrics")
+    assert status == 400
+
+
+def test_download_returns_original_bytes_readable_by_go_pprof(serve_server, tmp_path):
+    raw = pprof_pb.encode_profile(cpu_profile(), "gzip")
+    profile_id = upload(serve_server.url, TAGS, profile_bytes=raw)
+    status, headers, body = http_request(f"{serve_server.url}/api/profiles/{profile_id}/download")
+    assert status == 200 and body == raw
+    assert "attachment" in headers["Content-Disposition"]
+    assert pprof_pb.decode_profile(body).sample[0].value[1] == 1_000_000
+    if not shutil.which(GO) and not shutil.os.path.exists(GO):
+        pytest.skip("go is not installed: cannot cross-check with go tool pprof")
+    path = tmp_path / "downloaded.pprof"
+    path.write_bytes(body)
+    result = subprocess.run([GO, "tool", "pprof", "-raw", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "handle_request" in result.stdout and "cpu-time/nanoseconds" in result.stdout
+
+
+def test_pages_and_static_files_are_served(serve_server):
+    for path, marker in (("/", b"Search Profiles"), ("/profiles/1", b"flamegraph"),
+                         ("/merged?env=prod", b"flamegraph"), ("/static/flamegraph.js", b"class FlameGraph")):
+        status, _, body = http_request(serve_server.url + path)
+        assert status == 200 and marker in body, path
+    for path in ("/static/../store.py", "/static/nope.js", "/api/nothing"):
+        status, _, _ = http_request(serve_server.url + path)
+        assert status == 404, path
+
+
+def test_bad_filter_parameters_are_400(serve_server):
+    for query in ("ids=a,b", "from=yesterday", "tag=novalue", "limit=x"):
+        status, _, body = http_request(f"{serve_server.url}/api/profiles?{query}")
+        assert status == 400, (query, body)
