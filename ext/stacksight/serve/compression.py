@@ -76,17 +76,24 @@ def _unzstd(data: bytes, max_output: int) -> bytes:
         raise UnsupportedEncodingError(
             "attachment is zstd-compressed; this server cannot read zstd without the "
             "'zstandard' module (pip install zstandard), send gzip instead") from error
+    output = bytearray()
+    remaining = memoryview(data)
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(data)
-        output = reader.read(max_output + 1)
-        # stream_reader.read may return less than asked before the end; drain.
-        while True:
-            more = reader.read(max_output + 1 - len(output))
-            if not more:
-                break
-            output += more
-            if len(output) > max_output:
-                break
+        while remaining:
+            decoder = zstandard.ZstdDecompressor().decompressobj()
+            # Feed small pieces of input so the output limit is checked before a
+            # highly compressed frame can expand far beyond it.
+            position = 0
+            while position < len(remaining) and not decoder.eof:
+                output += decoder.decompress(remaining[position:position + 4096])
+                position += 4096
+                if len(output) > max_output:
+                    raise DecompressedTooLargeError(
+                        f"attachment decompresses to more than {max_output} bytes")
+            if not decoder.eof:
+                raise DecompressionError("zstd data is truncated")
+            # Concatenated frames are legal, like gzip members.
+            remaining = memoryview(decoder.unused_data + bytes(remaining[position:]))
     except zstandard.ZstdError as error:
         raise DecompressionError(f"zstd data does not decode: {error}") from error
     if len(output) > max_output:
