@@ -152,9 +152,10 @@ class Explorer:
         return graph
 
     def _flamegraph(self, profile_id: int, query) -> Response:
-        if self.store.get_attachment(profile_id) is None:
+        decoded = self.cache.get(profile_id)
+        if not decoded:  # every stored upload has a pprof, so it is gone
             return error_response(404, f"profile {profile_id} not found")
-        payload = self._graph_payload(self.cache.get(profile_id), query)
+        payload = self._graph_payload(decoded, query)
         payload["profile_ids"] = [profile_id]
         return json_response(payload)
 
