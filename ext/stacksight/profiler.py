@@ -157,9 +157,15 @@ def _after_fork_in_child():
         from stacksight import _native
     except ImportError:
         return
-    if _running_profiler is not None:
+    profiler = _running_profiler
+    if profiler is not None:
         _threads.reset_after_fork(_native)
         _native.after_fork_child()
+        # multiprocessing children leave through os._exit(), which skips
+        # atexit; its own exit hook runs finalizers, so flush from there.
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            mp_util.Finalize(None, profiler._stop_at_exit, exitpriority=0)
 
 
 if hasattr(os, "register_at_fork"):

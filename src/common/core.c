@@ -268,9 +268,13 @@ static void *uploader_main(void *arg)
 
 static int start_threads_locked(char *err, size_t errlen)
 {
-    core.pid = (long)getpid();
-    new_runtime_id(core.runtime_id, sizeof core.runtime_id);
-    core.seq = 0;
+    /* A process keeps its runtime-id and profile sequence across stop and
+     * start; a forked child gets its own. */
+    if (core.pid != (long)getpid() || !core.runtime_id[0]) {
+        core.pid = (long)getpid();
+        new_runtime_id(core.runtime_id, sizeof core.runtime_id);
+        core.seq = 0;
+    }
     memset(&core.stats, 0, sizeof core.stats);
     memset(&core.export_stats, 0, sizeof core.export_stats);
     core.stopping = core.flush_requested = 0;
