@@ -75,3 +75,6 @@ bench-quick: python
 
 clean:
 	rm -rf build ext/stacksight/*.so *.egg-info ext/*.egg-info
+
+# Targets of the benchmark, reliability and other suites live beside this file.
+-include mk/*.mk
