@@ -13,10 +13,12 @@
  *      when the chain reaches them; frames outside every copied chunk
  *      (generator/coroutine frames live inside their generator object) take
  *      one small read each;
- *   4. per thread, one scatter read re-validating every distinct cached code
- *      object of the stack (type, size, name/file/linetable pointers, first
- *      line, first traceable instruction). Unknown code objects are decoded
- *      once (header, qualname, filename, line table: a few reads) and cached.
+ *   4. code objects: unknown ones are decoded once (header, qualname,
+ *      filename, line table: a few reads) into a bounded cache keyed by
+ *      address. Hits cost no read: entries of freed code objects are dropped
+ *      through a log fed by a wrapper of PyCode_Type.tp_dealloc (see "free
+ *      log" below). ssp_walker_set_validation(w, 1) adds a per-stack scatter
+ *      read re-validating every distinct cached code object.
  *
  * Torn samples: any failed read, a pointer that is NULL where it must not be,
  * misaligned, a chunk header that disagrees with the thread state, an owner
@@ -69,7 +71,7 @@
 #define SSP_MAX_CHUNKS        8192u            /* data-stack chunks copied per stack */
 #define SSP_MAX_COPY_BYTES    ((size_t)64 << 20) /* chunk bytes copied per stack */
 #define SSP_MIN_CHUNK         ((size_t)16 << 10) /* DATA_STACK_CHUNK_SIZE in pystate.c */
-#define SSP_COPY_SLACK        ((size_t)2048)   /* copied past datastack_top: frames pushed meanwhile */
+#define SSP_COPY_SLACK        ((size_t)512)    /* copied past datastack_top: frames pushed meanwhile */
 #define SSP_MAX_CODE_UNITS    ((Py_ssize_t)1 << 26) /* sanity bound on co_code length */
 #define SSP_MAX_LINETABLE     ((Py_ssize_t)1 << 20) /* longer line tables: no line numbers */
 #define SSP_MAX_STR_BYTES     1024u            /* UTF-8 bytes kept of a name, "…" included */
@@ -144,6 +146,7 @@ typedef struct ssp_code_cache {
         uint32_t function;            /* its interned marker function */
     } markers[SSP_MARKER_SLOTS];      /* direct-mapped by n */
     uint64_t hits, misses;            /* not yet published to the walker stats */
+    uint64_t free_seen;               /* free-log sequence processed so far */
 } ssp_code_cache;
 
 /* A part of the target's data stack copied into ssp_walker.copy. */
@@ -177,11 +180,14 @@ struct ssp_walker {
 
     /* --- sidecar state, guarded by walk_lock --- */
     ssp_code_cache walk_cache;        /* the sidecar's code cache */
+    int validate_by_read;             /* 1: re-read cached code objects every stack
+                                       * instead of trusting the free log */
     char *copy;                       /* copied data-stack chunks */
     size_t copy_cap, copy_len;        /* allocated / used bytes of copy */
     ssp_copy_range *ranges;           /* copied ranges, SSP_MAX_CHUNKS */
     uint32_t nranges;
     uintptr_t next_chunk;             /* older chunk not copied yet, 0 = none */
+    uintptr_t last_head;              /* interp->threads.head seen by the last walk */
     uint32_t nchunks;                 /* chunks copied for the current stack */
     ssp_raw_frame *raw;               /* first raw_cap frames of the chain */
     uint32_t raw_cap;                 /* 2 * max_frames + 16 */
@@ -198,6 +204,42 @@ struct ssp_walker {
 };
 
 static _Thread_local int ssp_in_capture;   /* re-entrancy guard of ssp_capture_current */
+
+/* ---- code-object free log ----------------------------------------------
+ *
+ * A cached code entry goes stale only when its code object is freed and the
+ * address reused. Re-reading every cached code object on every sample would
+ * cost one iovec each (measured ~0.4 us per iovec of process_vm_readv, i.e.
+ * ~25 us for a 64-frame stack), so instead PyCode_Type.tp_dealloc is wrapped
+ * (once per process, with the GIL, never removed) to append the address of
+ * every code object about to be freed to a ring. The sidecar drains the ring
+ * after copying a stack and before resolving it, dropping the entries of
+ * freed code objects; if it fell more than a ring behind, it drops the whole
+ * cache. A frame holds a strong reference to its code object, so a code
+ * object referenced by a frame that was live when the stack was copied was
+ * either not freed, or its free is in the ring by the time we drain.
+ * Writers hold the GIL (one at a time); the reader is lock-free. */
+#define SSP_FREE_RING 4096u
+static uintptr_t ssp_free_ring[SSP_FREE_RING];   /* addresses, slot = seq % size */
+static uint64_t ssp_free_seq;                    /* frees logged so far */
+static destructor ssp_code_dealloc_orig;         /* the wrapped tp_dealloc */
+
+static void ssp_code_dealloc_hook(PyObject *op)
+{
+    uint64_t s = __atomic_load_n(&ssp_free_seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&ssp_free_ring[s % SSP_FREE_RING], (uintptr_t)op, __ATOMIC_RELAXED);
+    __atomic_store_n(&ssp_free_seq, s + 1, __ATOMIC_RELEASE);
+    ssp_code_dealloc_orig(op);
+}
+
+/* With the GIL. Idempotent. */
+static void ssp_install_free_log(void)
+{
+    if (PyCode_Type.tp_dealloc == ssp_code_dealloc_hook)
+        return;
+    ssp_code_dealloc_orig = PyCode_Type.tp_dealloc;
+    PyCode_Type.tp_dealloc = ssp_code_dealloc_hook;
+}
 
 static int cache_init(ssp_code_cache *c, ssp_read_fn read)
 {
@@ -227,13 +269,48 @@ static void cache_destroy(ssp_code_cache *c)
     c->entries = NULL;
 }
 
+static void cache_flush(ssp_code_cache *c)
+{
+    for (size_t i = 0; i < (size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS; i++)
+        if (c->entries[i].addr)
+            entry_clear(c, &c->entries[i]);
+}
+
+static ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr);
+
+/* Drop the entries of code objects freed since the last drain. Must run when
+ * no entry is pinned by a stack being resolved. */
+static void cache_drain_free_log(ssp_code_cache *c)
+{
+    uint64_t end = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
+    if (end == c->free_seen)
+        return;
+    if (end - c->free_seen <= SSP_FREE_RING) {
+        for (uint64_t s = c->free_seen; s < end; s++) {
+            uintptr_t a = __atomic_load_n(&ssp_free_ring[s % SSP_FREE_RING], __ATOMIC_RELAXED);
+            ssp_code_entry *e = cache_find(c, a);
+            if (e)
+                entry_clear(c, e);
+        }
+        /* slots read above may have been overwritten meanwhile */
+        uint64_t now = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
+        if (now - c->free_seen <= SSP_FREE_RING) {
+            c->free_seen = end;
+            return;
+        }
+        end = now;
+    }
+    cache_flush(c);                      /* fell behind: forget everything */
+    c->free_seen = end;
+}
+
 static inline ssp_code_entry *cache_set(ssp_code_cache *c, uintptr_t addr)
 {
     uint64_t h = ((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull;
     return &c->entries[(size_t)(h >> 52) % SSP_CACHE_SETS * SSP_CACHE_WAYS];
 }
 
-static inline ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr)
+static ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr)
 {
     ssp_code_entry *set = cache_set(c, addr);
     for (unsigned i = 0; i < SSP_CACHE_WAYS; i++)
@@ -706,6 +783,9 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
         r->entry = e;
         if (e && e->epoch != c->epoch) {
             e->epoch = c->epoch;      /* pinned, and validated once per stack */
+            e->last_used = ++c->clock;
+            if (!w->validate_by_read)
+                continue;             /* the free log keeps entries valid */
             w->vlocal[nv] = (struct iovec){&w->vbuf[nv], SSP_CODE_HDR};
             w->vremote[nv] = (struct iovec){(void *)e->addr, SSP_CODE_HDR};
             w->ventry[nv++] = e;
@@ -733,14 +813,12 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
         r->state = SSP_RAW_ENTRY;
         if (e && e->addr == r->code) {
             c->hits++;
-            e->last_used = ++c->clock;
             continue;
         }
         e = cache_find(c, r->code);      /* decoded for an earlier frame? */
         if (e && e->epoch == c->epoch) {
             r->entry = e;
             c->hits++;
-            e->last_used = ++c->clock;
             continue;
         }
         if (e)
@@ -770,10 +848,14 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
 }
 
 /* Sample one thread whose PyThreadState was copied into *ts. Fills
- * st->frames/nframes or sets st->torn. */
+ * st->frames/nframes or sets st->torn. The same system call that copies the
+ * stack also copies the next thread state (`next`, into *next_buf); *next_ok
+ * tells whether that worked. */
 static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *ts,
-                          ssp_thread_stack *st)
+                          ssp_thread_stack *st, uintptr_t next, PyThreadState *next_buf,
+                          int *next_ok)
 {
+    *next_ok = 0;
     ssp_code_cache *c = &w->walk_cache;
     st->frames = w->out;
     st->nframes = 0;
@@ -790,7 +872,7 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
     if (cf & 7)
         goto torn;
     _PyCFrame cframe;
-    struct iovec loc[2], rem[2];
+    struct iovec loc[3], rem[3];
     size_t niov = 0, want_cf = 0;
     if (cf >= tsaddr && cf + sizeof cframe <= tsaddr + sizeof *ts) {
         memcpy(&cframe, (const char *)ts + (cf - tsaddr), sizeof cframe);
@@ -811,8 +893,14 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         loc[niov] = (struct iovec){w->copy, copy_end - chunk};
         rem[niov++] = (struct iovec){(void *)chunk, copy_end - chunk};
     }
+    size_t want = niov;                  /* descriptors this sample needs */
+    if (niov && next && !(next & 7)) {
+        loc[niov] = (struct iovec){next_buf, sizeof *next_buf};
+        rem[niov++] = (struct iovec){(void *)next, sizeof *next_buf};
+    }
     size_t ok = niov ? ss_safe_readv(loc, rem, niov) : 0;
-    if (ok < niov) {
+    *next_ok = niov > want && ok == niov;
+    if (ok < want) {
         if (ok < want_cf || !chunk)
             goto torn;                   /* the cframe itself was unreadable */
         /* The chunk copy failed: retry once without the slack. */
@@ -843,6 +931,8 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         uint32_t end = idx + (max + 1 - emitted);
         if (end > nraw)
             end = nraw;
+        if (idx == 0)
+            cache_drain_free_log(c);     /* after the copy, before resolving */
         if (prepare_entries(w, idx, end))
             goto torn;
         for (; idx < end; idx++) {
@@ -902,6 +992,7 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
         snprintf(err, errlen, "no main interpreter");
         return NULL;
     }
+    ssp_install_free_log();
     ssp_walker *w = calloc(1, sizeof *w);
     if (!w)
         goto oom;
@@ -922,6 +1013,7 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
         ssp_walker_free(w);
         goto oom;
     }
+    w->walk_cache.free_seen = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
     return w;
 oom:
     snprintf(err, errlen, "out of memory creating the stack walker");
@@ -964,44 +1056,62 @@ int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
     if (!w || !visit)
         return -1;
     pthread_mutex_lock(&w->walk_lock);
-    uintptr_t finalizing = 0, main_interp = 0, head = 0;
-    int interp_finalizing = 0;
-    struct iovec loc[4] = {
-        {&finalizing, sizeof finalizing}, {&main_interp, sizeof main_interp},
-        {&interp_finalizing, sizeof interp_finalizing}, {&head, sizeof head}};
-    struct iovec rem[4] = {
-        {(void *)&_PyRuntime._finalizing, sizeof finalizing},
-        {(void *)&_PyRuntime.interpreters.main, sizeof main_interp},
-        {(void *)&w->interp->finalizing, sizeof interp_finalizing},
-        {(void *)&w->interp->threads.head, sizeof head}};
-    if (ss_safe_readv(loc, rem, 4) != 4 || finalizing || interp_finalizing ||
-        main_interp != (uintptr_t)w->interp) {
+    /* One system call: _PyRuntime._finalizing .. interpreters.main (one
+     * span), interp->threads .. interp->finalizing (one span) and, guessed
+     * from the previous walk, the first thread state. */
+    enum {
+        RT_LO = offsetof(_PyRuntimeState, _finalizing),
+        RT_HI = offsetof(_PyRuntimeState, interpreters.main) + sizeof(void *),
+        IS_LO = offsetof(PyInterpreterState, threads.head),
+        IS_HI = offsetof(PyInterpreterState, finalizing) + sizeof(int),
+    };
+    _Static_assert(RT_HI > RT_LO && IS_HI > IS_LO, "unexpected 3.11 layout");
+    char rt[RT_HI - RT_LO], is[IS_HI - IS_LO];
+    PyThreadState bufs[2];               /* current and next thread state copies */
+    struct iovec loc[3] = {{rt, sizeof rt}, {is, sizeof is}, {&bufs[0], sizeof bufs[0]}};
+    struct iovec rem[3] = {{(char *)&_PyRuntime + RT_LO, sizeof rt},
+                           {(char *)w->interp + IS_LO, sizeof is},
+                           {(void *)w->last_head, sizeof bufs[0]}};
+    size_t n = ss_safe_readv(loc, rem, w->last_head && !(w->last_head & 7) ? 3 : 2);
+    uintptr_t finalizing, main_interp, head;
+    int interp_finalizing;
+    memcpy(&finalizing, rt + offsetof(_PyRuntimeState, _finalizing) - RT_LO, sizeof finalizing);
+    memcpy(&main_interp, rt + offsetof(_PyRuntimeState, interpreters.main) - RT_LO,
+           sizeof main_interp);
+    memcpy(&head, is + offsetof(PyInterpreterState, threads.head) - IS_LO, sizeof head);
+    memcpy(&interp_finalizing, is + offsetof(PyInterpreterState, finalizing) - IS_LO,
+           sizeof interp_finalizing);
+    if (n < 2 || finalizing || interp_finalizing || main_interp != (uintptr_t)w->interp) {
         pthread_mutex_unlock(&w->walk_lock);
         return -1;
     }
+    int have = n == 3 && head == w->last_head;   /* bufs[0] already holds head */
+    w->last_head = head;
     uint64_t frames = 0, torn = 0;
-    int visited = 0;
+    int visited = 0, cur = 0;
     uintptr_t t = head, tortoise = head;
     uint32_t power = 1, lam = 0;
     while (t && (uint32_t)visited < SSP_MAX_THREADS) {
-        PyThreadState ts;
+        PyThreadState *ts = &bufs[cur];
         ssp_thread_stack st = {0, 0, w->out, 0, 1};
-        if ((t & 7) || ss_safe_read(&ts, (const void *)t, sizeof ts) ||
-            ts.interp != w->interp) {
+        if ((t & 7) || (!have && ss_safe_read(ts, (const void *)t, sizeof *ts)) ||
+            ts->interp != w->interp) {
             /* unreadable or recycled thread state: the list is torn here */
             visit(arg, &st);
             visited++;
             torn++;
             break;
         }
-        st.thread_id = ts.thread_id;
-        st.native_thread_id = ts.native_thread_id;
-        sample_thread(w, t, &ts, &st);
+        st.thread_id = ts->thread_id;
+        st.native_thread_id = ts->native_thread_id;
+        uintptr_t next = (uintptr_t)ts->next;
+        sample_thread(w, t, ts, &st, next, &bufs[cur ^ 1], &have);
         visit(arg, &st);
         visited++;
         torn += (uint64_t)st.torn;
         frames += st.nframes;
-        t = (uintptr_t)ts.next;
+        t = next;
+        cur ^= 1;
         if (t == tortoise)
             break;                       /* cycle (Brent) */
         if (++lam == power) {
@@ -1075,6 +1185,15 @@ done:
     return n;
 }
 
+void ssp_walker_set_validation(ssp_walker *w, int by_read)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->walk_lock);
+    w->validate_by_read = by_read != 0;
+    pthread_mutex_unlock(&w->walk_lock);
+}
+
 void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)
 {
     if (!out)
@@ -1118,6 +1237,11 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
 {
     (void)w; (void)out; (void)max;
     return 0;
+}
+
+void ssp_walker_set_validation(ssp_walker *w, int by_read)
+{
+    (void)w; (void)by_read;
 }
 
 void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)

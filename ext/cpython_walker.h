@@ -72,4 +72,11 @@ typedef struct ssp_walker_stats {
 
 void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
 
+/* How the sidecar knows a cached code object is still the same object.
+ * Default (0): ssp_walker_new wraps PyCode_Type.tp_dealloc (once per process)
+ * to log freed code objects, and the sidecar drops their entries - no read
+ * per cache hit. 1: additionally re-read every distinct cached code object of
+ * each stack with one scatter read (slower: one iovec per code object). */
+void ssp_walker_set_validation(ssp_walker *w, int by_read);
+
 #endif
