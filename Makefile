@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-p
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
 GO := $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
-.PHONY: all deps venv python ruby core-tests test test-python test-ruby demo bench bench-quick clean
+.PHONY: all deps venv python ruby core-tests test test-python test-ruby demo demo-stop bench bench-quick clean
 
 all: python
 
@@ -65,7 +65,10 @@ test-ruby: ruby
 test: deps core-tests test-python test-ruby
 
 demo: python ruby
-	$(VPY) demo/run_demo.py
+	$(VPY) tests/apps/demo.py
+
+demo-stop:
+	$(VPY) tests/apps/demo.py --stop
 
 bench: python
 	$(VPY) bench/run.py
