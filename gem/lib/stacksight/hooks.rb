@@ -1,0 +1,98 @@
+# hooks.rb - process events the profiler must follow, wrapped at the Ruby level.
+#
+# Fork: Process._fork (Ruby 3.1) is what fork, Kernel#fork and IO.popen("-")
+# call; Process.daemon forks in C, so it is wrapped too. The child restarts
+# its profiler with a new runtime-id and process id; the parent goes on.
+# Exec: a pending SIGPROF would survive execve and kill the new program, so
+# the profiler stops (flushing) and pending SIGPROFs are discarded first.
+# Thread#name=: keeps the sidecar's thread-name table current.
+module Stacksight
+  module Hooks
+    module_function
+
+    def after_fork_child
+      return unless Stacksight.native?
+      Helper.forget
+      Helper.start if Native.after_fork_child
+      Stacksight.drain_logs
+    end
+
+    def before_exec
+      return unless Stacksight.native?
+      Helper.stop if Native.running?
+      Native.before_exec
+    end
+
+    def after_failed_exec
+      return unless Stacksight.native?
+      Native.after_failed_exec
+      Helper.start if Native.running?
+    end
+
+    module ProcessMethods
+      def _fork
+        pid = super
+        Hooks.after_fork_child if pid == 0
+        pid
+      end
+
+      def daemon(*args)
+        result = super
+        Hooks.after_fork_child
+        result
+      end
+
+      def exec(*args)
+        Hooks.before_exec
+        begin
+          super
+        rescue Exception
+          Hooks.after_failed_exec
+          raise
+        end
+      end
+    end
+
+    module KernelExec
+      private
+
+      def exec(*args)
+        Hooks.before_exec
+        begin
+          super
+        rescue Exception
+          Hooks.after_failed_exec
+          raise
+        end
+      end
+    end
+
+    module KernelSingletonExec
+      def exec(*args)
+        Hooks.before_exec
+        begin
+          super
+        rescue Exception
+          Hooks.after_failed_exec
+          raise
+        end
+      end
+    end
+
+    module ThreadName
+      def name=(value)
+        result = super
+        if Stacksight.native? && Native.running?
+          id = native_thread_id
+          Native.thread_named(id, name.to_s) if id
+        end
+        result
+      end
+    end
+  end
+end
+
+Process.singleton_class.prepend(Stacksight::Hooks::ProcessMethods)
+Kernel.prepend(Stacksight::Hooks::KernelExec)
+Kernel.singleton_class.prepend(Stacksight::Hooks::KernelSingletonExec)
+Thread.prepend(Stacksight::Hooks::ThreadName)
