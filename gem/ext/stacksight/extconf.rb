@@ -52,7 +52,7 @@ $LDFLAGS << " -pthread"
 have_header("ruby/debug.h") or give_up.call("ruby/debug.h missing; install ruby-dev")
 have_func("rb_profile_frames", "ruby/debug.h")
 
-binding_srcs = Dir[File.join(__dir__, "*.c")].map { |f| File.basename(f) }
+binding_srcs = Dir[File.join(__dir__, "*.c")].map { |f| File.basename(f) } - ["profile.pb-c.c"]
 core_srcs = Dir[File.join(common, "*.c")].map { |f| File.basename(f) }
 $srcs = binding_srcs + core_srcs + ["profile.pb-c.c"]
 $VPATH << common
