@@ -16,6 +16,9 @@
 #include "../src/common/log.h"
 #include "../src/common/safe_read.h"
 #include "cpython_walker.h"
+#include "exception_profiler.h"
+#include "lock_profiler.h"
+#include "memory_profiler.h"
 #include "thread_names.h"
 
 /* The walker of the running profiler, NULL when stopped. Written with the
@@ -103,6 +106,55 @@ sample_threads(void *ctx, ss_tick *tick)
 {
     ssp_walker *walker = ctx;
     ssp_walker_walk(walker, visit_thread, tick);
+}
+
+/* ---- exception, lock and memory profiles ---------------------------------- */
+
+/* Value columns of the event profiles switched on in `cfg`. */
+static ss_value_mask
+event_value_mask(const ss_config *cfg)
+{
+    ss_value_mask m = 0;
+    if (cfg->exception_enabled)
+        m |= SS_MASK(SS_EXCEPTION_SAMPLES);
+    if (cfg->lock_enabled)
+        m |= SS_MASK(SS_LOCK_ACQUIRE) | SS_MASK(SS_LOCK_ACQUIRE_WAIT) |
+             SS_MASK(SS_LOCK_RELEASE) | SS_MASK(SS_LOCK_RELEASE_HOLD);
+    if (cfg->memory_enabled)
+        m |= SS_MASK(SS_ALLOC_SAMPLES) | SS_MASK(SS_ALLOC_SPACE);
+    if (cfg->heap_enabled)
+        m |= SS_MASK(SS_HEAP_LIVE_SAMPLES) | SS_MASK(SS_HEAP_SPACE);
+    return m;
+}
+
+/* With the GIL, after ss_core_start. A profile type that cannot start has
+ * logged why; the others and the application carry on. */
+static void
+start_event_profilers(ssp_walker *walker, const ss_config *cfg)
+{
+    if (cfg->exception_enabled)
+        ssp_exceptions_start(walker, cfg);
+    if (cfg->lock_enabled)
+        ssp_locks_start(walker, cfg);
+    if (cfg->memory_enabled || cfg->heap_enabled)
+        ssp_memory_start(walker, cfg);
+}
+
+static PyObject *
+native_lock_profiling_active(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(ssp_locks_recording());
+}
+
+static PyObject *
+native_event_counts(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    unsigned long long seen, sampled, mem_sampled, live, dropped;
+    ssp_exceptions_counts(&seen, &sampled);
+    ssp_memory_counts(&mem_sampled, &live, &dropped);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "exceptions_seen", seen,
+                         "exceptions_sampled", sampled, "allocations_sampled", mem_sampled,
+                         "heap_live_samples", live, "heap_dropped", dropped);
 }
 
 /* ---- module functions ---------------------------------------------------- */
@@ -268,8 +320,8 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         .origin = "stacksight-python",
         .ctx = walker,
         .sample_threads = sample_threads,
-        .period_end = NULL,
-        .extra_values = 0,
+        .period_end = (cfg.heap_enabled || cfg.memory_enabled) ? ssp_memory_period_end : NULL,
+        .extra_values = event_value_mask(&cfg),
     };
     if (ss_core_start(&cfg, &binding, err, sizeof err) != 0) {
         ssp_walker_free(walker);
@@ -277,6 +329,7 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         return NULL;
     }
     active_walker = walker;
+    start_event_profilers(walker, &cfg);
     drain_log_with_gil();
     Py_RETURN_NONE;
 }
@@ -293,11 +346,19 @@ native_stop(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
     int flush = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:stop", kwlist, &flush))
         return NULL;
+    /* No new events from other threads while the core flushes; the heap
+     * table stays for the last profile's snapshot. */
+    ssp_exceptions_pause();
+    ssp_locks_pause();
+    ssp_memory_pause();
     /* The sidecar never needs the GIL, but the export may take up to the API
      * timeout: let other Python threads run meanwhile. */
     Py_BEGIN_ALLOW_THREADS
     ss_core_stop(flush);
     Py_END_ALLOW_THREADS
+    ssp_exceptions_stop();
+    ssp_locks_stop();
+    ssp_memory_stop();
     if (active_walker != NULL) {
         ssp_walker_free(active_walker);
         active_walker = NULL;
@@ -402,6 +463,12 @@ static PyMethodDef native_methods[] = {
     {"set_thread_name", native_set_thread_name, METH_VARARGS, "set_thread_name(ident, name)"},
     {"forget_thread", native_forget_thread, METH_VARARGS, "forget_thread(ident)"},
     {"stats", native_stats, METH_NOARGS, "Counters of the running profiler."},
+    {"set_lock_factories", ssp_locks_set_factories, METH_VARARGS,
+     "set_lock_factories(lock, rlock): the real lock types the lock proxies wrap."},
+    {"lock_profiling_active", native_lock_profiling_active, METH_NOARGS,
+     "True while lock operations are sampled (the proxies should be installed)."},
+    {"event_counts", native_event_counts, METH_NOARGS,
+     "Counters of the exception and memory profilers (tests, benchmarks)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -424,7 +491,8 @@ PyInit__native(void)
     if (m == NULL)
         return NULL;
     if (PyModule_AddStringConstant(m, "PROFILER_VERSION", SS_PROFILER_VERSION) < 0 ||
-        PyModule_AddStringConstant(m, "RUNTIME_VERSION", runtime_version) < 0) {
+        PyModule_AddStringConstant(m, "RUNTIME_VERSION", runtime_version) < 0 ||
+        ssp_locks_init_module(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

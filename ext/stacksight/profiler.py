@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 
-from stacksight import _threads
+from stacksight import _locks, _threads
 
 log = logging.getLogger("stacksight")
 
@@ -112,6 +112,7 @@ class Profiler:
             except RuntimeError as exc:
                 _threads.uninstall()
                 raise ProfilerError(str(exc)) from None
+            _locks.install(native)
             self._running = True
             _running_profiler = self
         atexit.register(self._stop_at_exit)
@@ -127,6 +128,7 @@ class Profiler:
         atexit.unregister(self._stop_at_exit)
         native = _native()
         native.stop(flush=bool(flush))
+        _locks.uninstall()
         _threads.uninstall()
 
     def _stop_at_exit(self):
