@@ -71,8 +71,9 @@ class BuildNative(build_ext):
 
 CORE_SOURCES = sorted(os.path.join("src", "common", f)
                       for f in os.listdir(os.path.join(HERE, "src", "common")) if f.endswith(".c"))
-BINDING_SOURCES = ["ext/module.c", "ext/cpython_walker.c", "ext/thread_names.c",
-                   "ext/exception_profiler.c", "ext/lock_profiler.c", "ext/memory_profiler.c"]
+# Every C file in ext/ is part of the binding.
+BINDING_SOURCES = sorted(os.path.join("ext", f)
+                         for f in os.listdir(os.path.join(HERE, "ext")) if f.endswith(".c"))
 
 extra_cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror",
                 "-Wno-missing-field-initializers", "-fvisibility=hidden", "-O2", "-g"]

@@ -847,6 +847,57 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
     return 0;
 }
 
+/* Resolve the chain from `frame` using the copies set up in w (copy,
+ * ranges, next_chunk). Fills st->frames/nframes or sets st->torn. */
+static void resolve_chain(ssp_walker *w, uintptr_t frame, ssp_thread_stack *st)
+{
+    ssp_code_cache *c = &w->walk_cache;
+    uint32_t nraw;
+    uint64_t beyond;
+    if (walk_chain(w, frame, &nraw, &beyond))
+        goto torn;
+
+    /* Resolve in windows until max_frames + 1 complete frames are known (the
+     * +1 tells whether the stack overflows) or the stored frames run out. */
+    uint32_t max = w->max_frames, emitted = 0, idx = 0;
+    while (idx < nraw && emitted <= max) {
+        uint32_t end = idx + (max + 1 - emitted);
+        if (end > nraw)
+            end = nraw;
+        if (idx == 0)
+            cache_drain_free_log(c);     /* after the copy, before resolving */
+        if (prepare_entries(w, idx, end))
+            goto torn;
+        for (; idx < end; idx++) {
+            ssp_raw_frame *r = &w->raw[idx];
+            if (r->state == SSP_RAW_ENTRY) {
+                if (frame_incomplete(r, r->entry))
+                    continue;
+                if (frame_resolve(r, r->entry, &w->out[emitted]))
+                    goto torn;
+                emitted++;
+            } else if (r->state == SSP_RAW_DONE) {
+                w->out[emitted++] = r->done;
+            }
+        }
+    }
+    uint64_t rest = beyond;
+    for (; idx < nraw; idx++)
+        rest += frame_maybe_complete(&w->raw[idx]);
+    if (emitted + rest > max) {
+        uint64_t omitted = emitted + rest - (max - 1);
+        w->out[max - 1].function = marker_function(c, omitted);
+        w->out[max - 1].line = 0;
+        emitted = max;
+    }
+    st->nframes = emitted;
+    return;
+torn:
+    st->torn = 1;
+    st->nframes = 0;
+}
+
+
 /* Sample one thread whose PyThreadState was copied into *ts. Fills
  * st->frames/nframes or sets st->torn. The same system call that copies the
  * stack also copies the next thread state (`next`, into *next_buf); *next_ok
@@ -919,45 +970,7 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         add_range(w, chunk + SSP_CHUNK_HDR, copy_end, SSP_CHUNK_HDR);
     }
 
-    uint32_t nraw;
-    uint64_t beyond;
-    if (walk_chain(w, (uintptr_t)cframe.current_frame, &nraw, &beyond))
-        goto torn;
-
-    /* Resolve in windows until max_frames + 1 complete frames are known (the
-     * +1 tells whether the stack overflows) or the stored frames run out. */
-    uint32_t max = w->max_frames, emitted = 0, idx = 0;
-    while (idx < nraw && emitted <= max) {
-        uint32_t end = idx + (max + 1 - emitted);
-        if (end > nraw)
-            end = nraw;
-        if (idx == 0)
-            cache_drain_free_log(c);     /* after the copy, before resolving */
-        if (prepare_entries(w, idx, end))
-            goto torn;
-        for (; idx < end; idx++) {
-            ssp_raw_frame *r = &w->raw[idx];
-            if (r->state == SSP_RAW_ENTRY) {
-                if (frame_incomplete(r, r->entry))
-                    continue;
-                if (frame_resolve(r, r->entry, &w->out[emitted]))
-                    goto torn;
-                emitted++;
-            } else if (r->state == SSP_RAW_DONE) {
-                w->out[emitted++] = r->done;
-            }
-        }
-    }
-    uint64_t rest = beyond;
-    for (; idx < nraw; idx++)
-        rest += frame_maybe_complete(&w->raw[idx]);
-    if (emitted + rest > max) {
-        uint64_t omitted = emitted + rest - (max - 1);
-        w->out[max - 1].function = marker_function(c, omitted);
-        w->out[max - 1].line = 0;
-        emitted = max;
-    }
-    st->nframes = emitted;
+    resolve_chain(w, (uintptr_t)cframe.current_frame, st);
     return;
 torn:
     st->torn = 1;
@@ -1125,6 +1138,77 @@ int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
     return visited;
 }
 
+/* ---- CPU-slice snapshots ------------------------------------------------- */
+
+int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
+{
+    /* Only the thread holding the GIL can be changing its Python stack. Our
+     * own thread state comes from the GIL-state key (pthread_getspecific is a
+     * plain load on glibc); the holder from the runtime. */
+    PyThreadState *mine = (PyThreadState *)PyThread_tss_get(&_PyRuntime.gilstate.autoTSSkey);
+    PyThreadState *holder = (PyThreadState *)_Py_atomic_load_relaxed(&_PyRuntime.gilstate.tstate_current);
+    if (mine == NULL || mine != holder)
+        return -1;
+    /* Our own thread state, read by the thread that owns it: it cannot be
+     * freed under us. The cframe is ours too (our C stack or the tstate). */
+    _PyCFrame *cframe = mine->cframe;
+    if (cframe == NULL)
+        return -1;
+    uintptr_t chunk = (uintptr_t)mine->datastack_chunk, top = (uintptr_t)mine->datastack_top,
+              limit = (uintptr_t)mine->datastack_limit;
+    /* Interrupted in the middle of a chunk switch, these may disagree: the
+     * checks and the fault-proof copy make that a lost sample. */
+    if (!chunk || (chunk & 7) || top < chunk + SSP_CHUNK_HDR || top > limit)
+        return -1;
+    uintptr_t end = limit - top > SSP_COPY_SLACK ? top + SSP_COPY_SLACK : limit;
+    if (end - chunk > SSP_SNAPSHOT_BYTES)
+        return -1;
+    if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
+        return -1;
+    snap->current_frame = (uintptr_t)cframe->current_frame;
+    snap->chunk = chunk;
+    snap->limit = limit;
+    snap->copy_end = end;
+    snap->thread_id = mine->thread_id;
+    snap->native_thread_id = (unsigned long)tid;
+    return 0;
+}
+
+void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_thread_stack *st)
+{
+    pthread_mutex_lock(&w->walk_lock);
+    st->thread_id = snap->thread_id;
+    st->native_thread_id = snap->native_thread_id;
+    st->frames = w->out;
+    st->nframes = 0;
+    st->torn = 0;
+    w->copy_len = 0;
+    w->nranges = 0;
+    w->next_chunk = 0;
+    w->nchunks = 0;
+    w->walk_cache.epoch++;
+    size_t len = snap->copy_end - snap->chunk;
+    _PyStackChunk h;
+    if (len < SSP_CHUNK_HDR || len > SSP_SNAPSHOT_BYTES || copy_reserve(w, len))
+        goto torn;
+    memcpy(w->copy, snap->bytes, len);
+    memcpy(&h, w->copy, SSP_CHUNK_HDR);
+    if (h.size != snap->limit - snap->chunk || ((uintptr_t)h.previous & 7))
+        goto torn;
+    w->copy_len = len;
+    w->nchunks = 1;
+    w->next_chunk = (uintptr_t)h.previous;
+    add_range(w, snap->chunk + SSP_CHUNK_HDR, snap->copy_end, SSP_CHUNK_HDR);
+    resolve_chain(w, snap->current_frame, st);
+    stats_add(w, 0, 1, st->nframes, (uint64_t)st->torn, &w->walk_cache);
+    pthread_mutex_unlock(&w->walk_lock);
+    return;
+torn:
+    st->torn = 1;
+    stats_add(w, 0, 1, 0, 1, &w->walk_cache);
+    pthread_mutex_unlock(&w->walk_lock);
+}
+
 uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
 {
     if (!w || !out || max == 0 || ssp_in_capture)
@@ -1242,6 +1326,21 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
 void ssp_walker_set_validation(ssp_walker *w, int by_read)
 {
     (void)w; (void)by_read;
+}
+
+int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
+{
+    (void)snap;
+    (void)tid;
+    return -1;
+}
+
+void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_thread_stack *st)
+{
+    (void)w;
+    (void)snap;
+    st->torn = 1;
+    st->nframes = 0;
 }
 
 void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)

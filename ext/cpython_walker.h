@@ -19,6 +19,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "../src/common/aggregator.h"
 
 typedef struct ssp_walker ssp_walker;
@@ -71,6 +72,31 @@ typedef struct ssp_walker_stats {
 } ssp_walker_stats;
 
 void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
+
+/* A thread's stack copied by the thread itself, inside the CPU-timer signal
+ * handler (see src/common/cpu_timer.h), so that CPU is charged to the code
+ * that was running at that instant. Resolution to names happens later on the
+ * sidecar. */
+#define SSP_SNAPSHOT_BYTES 32768
+typedef struct ssp_snapshot {
+    uintptr_t current_frame;        /* cframe->current_frame at capture time */
+    uintptr_t chunk;                /* tstate->datastack_chunk */
+    uintptr_t limit;                /* tstate->datastack_limit */
+    uintptr_t copy_end;             /* bytes[] holds [chunk, copy_end) */
+    unsigned long thread_id;        /* tstate->thread_id */
+    unsigned long native_thread_id; /* the signalled thread */
+    unsigned char bytes[SSP_SNAPSHOT_BYTES];
+} ssp_snapshot;
+
+/* Async-signal-safe: capture the calling thread's stack into `snap` if this
+ * thread is the one running Python (holds the GIL). Returns 0, or -1 when
+ * there is nothing to capture (the thread is in C code without the GIL, whose
+ * Python stack the sidecar can read as well) or the stack is too deep. */
+int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid);
+
+/* Sidecar: resolve a snapshot like ssp_walker_walk resolves a live thread.
+ * `st` is filled as for a visit (frames valid until the next walker call). */
+void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_thread_stack *st);
 
 /* How the sidecar knows a cached code object is still the same object.
  * Default (0): ssp_walker_new wraps PyCode_Type.tp_dealloc (once per process)

@@ -15,6 +15,8 @@
 #include "../src/common/interner.h"
 #include "../src/common/log.h"
 #include "../src/common/safe_read.h"
+#include "../src/common/cpu_timer.h"
+#include "cpu_snapshots.h"
 #include "cpython_walker.h"
 #include "exception_profiler.h"
 #include "lock_profiler.h"
@@ -83,10 +85,20 @@ notify_log(void)
 /* ---- sampling ------------------------------------------------------------ */
 
 static void
+fill_labels(ss_labels *labels, unsigned long thread_id, unsigned long native_thread_id)
+{
+    memset(labels, 0, sizeof *labels);
+    labels->thread_id = (int64_t)thread_id;
+    labels->native_thread_id = (int64_t)native_thread_id;
+    labels->thread_name = ssp_thread_names_get(thread_id);
+}
+
+static void
 visit_thread(void *arg, const ssp_thread_stack *stack)
 {
     ss_tick *tick = arg;
-    int64_t cpu = ss_cpu_tracker_delta(tick->cpu, (pid_t)stack->native_thread_id);
+    if (!ss_tick_wants(tick, (pid_t)stack->native_thread_id))
+        return;
     if (stack->torn) {
         tick->samples_torn++;
         return;
@@ -94,17 +106,46 @@ visit_thread(void *arg, const ssp_thread_stack *stack)
     if (stack->nframes == 0)
         return;   /* a thread state with no Python frame running */
     ss_labels labels;
-    memset(&labels, 0, sizeof labels);
-    labels.thread_id = (int64_t)stack->thread_id;
-    labels.native_thread_id = (int64_t)stack->native_thread_id;
-    labels.thread_name = ssp_thread_names_get(stack->thread_id);
-    ss_tick_report(tick, stack->frames, stack->nframes, &labels, cpu);
+    fill_labels(&labels, stack->thread_id, stack->native_thread_id);
+    ss_tick_report_thread(tick, stack->frames, stack->nframes, &labels);
+}
+
+/* CPU tick: charge each thread's slice to the stack it captured in the
+ * signal handler. Events without a usable snapshot are left for the walk. */
+static int
+report_cpu_snapshots(ssp_walker *walker, ss_tick *tick)
+{
+    int left_for_walk = 0;
+    for (uint32_t i = 0; i < tick->ncpu_tids; i++) {
+        const ssp_snapshot *snap = ssp_cpu_snapshot_get(tick->cpu_tokens[i]);
+        if (snap == NULL) {
+            left_for_walk = 1;
+            continue;
+        }
+        ssp_thread_stack stack;
+        ssp_walker_resolve_snapshot(walker, snap, &stack);
+        if (!stack.torn && stack.nframes > 0) {
+            ss_labels labels;
+            fill_labels(&labels, stack.thread_id, stack.native_thread_id);
+            int64_t cpu = ss_cpu_tracker_delta(tick->cpu, tick->cpu_tids[i]);
+            if (cpu > 0)
+                ss_tick_report(tick, stack.frames, stack.nframes, &labels, cpu);
+            tick->cpu_tids[i] = 0;
+        } else {
+            tick->samples_torn += stack.torn;
+            left_for_walk = 1;
+        }
+        ssp_cpu_snapshot_release(tick->cpu_tokens[i]);
+    }
+    return left_for_walk;
 }
 
 static void
 sample_threads(void *ctx, ss_tick *tick)
 {
     ssp_walker *walker = ctx;
+    if (tick->kind == SS_TICK_CPU && !report_cpu_snapshots(walker, tick))
+        return;
     ssp_walker_walk(walker, visit_thread, tick);
 }
 
@@ -313,6 +354,8 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
     }
     ssp_thread_names_init_fork_safety();
     ss_log_set_notify(notify_log);
+    ssp_cpu_snapshots_reset();
+    ss_cpu_timer_set_capture(ssp_cpu_snapshot_take);
     ss_binding binding = {
         .family = "python",
         .runtime = "CPython",
@@ -322,6 +365,7 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         .sample_threads = sample_threads,
         .period_end = (cfg.heap_enabled || cfg.memory_enabled) ? ssp_memory_period_end : NULL,
         .extra_values = event_value_mask(&cfg),
+        .cpu_timers = 1,
     };
     if (ss_core_start(&cfg, &binding, err, sizeof err) != 0) {
         ssp_walker_free(walker);

@@ -5,21 +5,19 @@ table. The patches are installed at start and removed at stop; threads that
 already run are registered at start."""
 import threading
 
-_original_bootstrap_inner = threading.Thread._bootstrap_inner
+_original_bootstrap = threading.Thread._bootstrap
 _original_name = threading.Thread.name
 _native = None
 
 
-def _bootstrap_inner(self):
+def _bootstrap(self):
+    # The first Python code a new thread runs: name it before any sample can
+    # see it. The entry stays after the thread ends (a later thread with the
+    # same ident replaces it), so its last samples keep their name too.
     native = _native
-    ident = threading.get_ident()
     if native is not None:
-        native.set_thread_name(ident, self._name)
-    try:
-        _original_bootstrap_inner(self)
-    finally:
-        if native is not None:
-            native.forget_thread(ident)
+        native.set_thread_name(threading.get_ident(), self._name)
+    _original_bootstrap(self)
 
 
 def _set_name(self, name):
@@ -36,7 +34,7 @@ _patched_name = property(_original_name.fget, _set_name, doc=_original_name.__do
 def install(native):
     global _native
     _native = native
-    threading.Thread._bootstrap_inner = _bootstrap_inner
+    threading.Thread._bootstrap = _bootstrap
     threading.Thread.name = _patched_name
     for thread in threading.enumerate():
         if thread.ident is not None:
@@ -46,7 +44,7 @@ def install(native):
 def uninstall():
     global _native
     _native = None
-    threading.Thread._bootstrap_inner = _original_bootstrap_inner
+    threading.Thread._bootstrap = _original_bootstrap
     threading.Thread.name = _original_name
 
 

@@ -141,13 +141,15 @@ static char *internal_json(const ss_profile_buffer *buf, const ss_encode_stats *
     char *out = NULL;
     if (asprintf(&out,
                  "{\"sampler\":{\"ticks\":%llu,\"thread_samples\":%llu,\"torn_samples\":%llu,"
-                 "\"cpu_ns\":%lld,\"interval_ns\":%lld,\"stretched_ticks\":%llu},"
+                 "\"cpu_ns\":%lld,\"interval_ns\":%lld,\"stretched_ticks\":%llu,\"cpu_events\":%llu,"
+                 "\"cpu_timers\":%s},"
                  "\"samples_dropped\":%llu,\"interner_overflows\":%llu,"
                  "\"encode\":{\"cpu_ns\":%lld,\"samples\":%u,\"locations\":%u,\"raw_bytes\":%zu,\"gzip_bytes\":%zu},"
                  "\"exports\":{\"sent\":%llu,\"failed\":%llu}}",
                  (unsigned long long)ss.ticks, (unsigned long long)ss.thread_samples,
                  (unsigned long long)ss.torn_samples, (long long)ss.cpu_ns, (long long)ss.interval_ns,
-                 (unsigned long long)ss.stretched_ticks, (unsigned long long)buf->dropped,
+                 (unsigned long long)ss.stretched_ticks, (unsigned long long)ss.cpu_events,
+                 ss.cpu_timers ? "true" : "false", (unsigned long long)buf->dropped,
                  (unsigned long long)ss_interner_overflows(), (long long)es->encode_ns, es->samples,
                  es->locations, es->raw_bytes, es->gzip_bytes, (unsigned long long)core.export_stats.sent,
                  (unsigned long long)core.export_stats.failed) < 0)
@@ -280,7 +282,8 @@ static int start_threads_locked(char *err, size_t errlen)
     core.stopping = core.flush_requested = 0;
     int64_t interval = 1000000000LL / (core.cfg.sample_hz > 0 ? core.cfg.sample_hz : 100);
     core.sampler = ss_sampler_start(interval, core.cfg.overhead_pct, &core.agg,
-                                    core.binding.sample_threads, core.binding.ctx);
+                                    core.binding.sample_threads, core.binding.ctx,
+                                    core.binding.cpu_timers);
     if (!core.sampler) {
         snprintf(err, errlen, "cannot start the sampler thread");
         return -1;

@@ -32,6 +32,9 @@ typedef struct ss_binding {
     void (*period_end)(void *ctx, ss_profile_buffer *buf);
     /* Extra value columns this binding fills (besides CPU and wall). */
     ss_value_mask extra_values;
+    /* 1: attribute CPU with per-thread CPU-clock timers (cpu_timer.h); the
+     * binding then reports threads with ss_tick_report_thread. */
+    int cpu_timers;
 } ss_binding;
 
 /* Start with a copy of `cfg`. Returns 0, or -1 with a reason in `err`. */

@@ -5,14 +5,31 @@
 #include "safe_read.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
+/* glibc no longer caches getpid(), and a system call per read is a third of
+ * a read's cost. The child of a fork refreshes the cache. */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void refresh_pid(void)
+{
+    cached_pid = getpid();
+}
+
+static void setup_pid_cache(void)
+{
+    refresh_pid();
+    pthread_atfork(NULL, NULL, refresh_pid);
+}
+
 static pid_t self_pid(void)
 {
-    /* getpid() is cached per process by glibc and correct after fork. */
-    return getpid();
+    pthread_once(&pid_once, setup_pid_cache);
+    return cached_pid;
 }
 
 int ss_safe_read(void *dst, const void *src, size_t len)

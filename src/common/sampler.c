@@ -1,122 +1,198 @@
-/* sampler.c - the sidecar thread: timer, tick accounting, overhead cap (see sampler.h). */
+/* sampler.c - the sidecar thread: timer, CPU-slice events, overhead cap (see sampler.h).
+ *
+ * The thread sleeps in poll() on two eventfds: `stop_fd` (ss_sampler_stop)
+ * and the CPU-timer event fd (cpu_timer.h), with a timeout at the next wall
+ * tick. A wall tick gives every thread its wall time; a CPU event samples the
+ * threads that just used a slice of CPU while they are still running. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "sampler.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cpu_timer.h"
 #include "log.h"
+
+#define TIMER_EXPIRY_TICKS 50     /* drop CPU timers of threads unseen this long */
 
 struct ss_sampler {
     pthread_t thread;
-    pthread_mutex_t lock;        /* guards stop flag + stats for readers */
-    pthread_cond_t wake;         /* signalled by stop */
-    int stop;                    /* set by ss_sampler_stop */
-    int64_t base_interval_ns;    /* configured interval */
-    double overhead_pct;         /* CPU budget, percent of one core */
+    int stop_fd;                  /* eventfd; readable once stop was asked */
+    pthread_mutex_t lock;         /* guards `stats` for readers */
+    int64_t base_interval_ns;     /* configured wall interval */
+    double overhead_pct;          /* CPU budget, percent of one core */
     ss_aggregator *agg;
     ss_sample_fn fn;
     void *ctx;
-    ss_cpu_tracker cpu;          /* owned by the sidecar thread */
-    ss_sampler_stats stats;      /* copy published under `lock` */
+    int use_cpu_timers;           /* binding asked for CPU-slice events */
+    ss_cpu_tracker cpu;           /* owned by the sidecar thread */
+    ss_cpu_timer_set timers;      /* owned by the sidecar thread */
+    int64_t cost_since_wall_ns;   /* sidecar CPU since the last wall tick */
+    ss_sampler_stats stats;       /* published under `lock` */
 };
+
+int ss_tick_wants(const ss_tick *tick, pid_t tid)
+{
+    if (tick->kind == SS_TICK_WALL)
+        return 1;
+    for (uint32_t i = 0; i < tick->ncpu_tids; i++)
+        if (tick->cpu_tids[i] == tid && tid)
+            return 1;
+    return 0;
+}
 
 void ss_tick_report(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
                     const ss_labels *labels, int64_t cpu_ns)
 {
     int64_t values[SS_VALUE_KINDS] = {0};
-    values[SS_WALL_SAMPLES] = 1;
-    values[SS_WALL_TIME] = tick->wall_ns;
+    if (tick->wall_ns > 0) {
+        values[SS_WALL_SAMPLES] = 1;
+        values[SS_WALL_TIME] = tick->wall_ns;
+    }
     if (cpu_ns > 0) {
         values[SS_CPU_SAMPLES] = 1;
         values[SS_CPU_TIME] = cpu_ns;
     }
-    ss_aggregator_add(tick->agg, frames, nframes, labels, values);
+    if (values[SS_WALL_SAMPLES] || values[SS_CPU_SAMPLES])
+        ss_aggregator_add(tick->agg, frames, nframes, labels, values);
     tick->threads_sampled++;
 }
 
-static void add_ns(struct timespec *ts, int64_t ns)
+void ss_tick_report_thread(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
+                           const ss_labels *labels)
 {
-    ts->tv_sec += ns / 1000000000;
-    ts->tv_nsec += ns % 1000000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
+    pid_t tid = (pid_t)labels->native_thread_id;
+    if (tick->kind == SS_TICK_CPU) {
+        if (!ss_tick_wants(tick, tid))
+            return;
+        int64_t cpu = ss_cpu_tracker_delta(tick->cpu, tid);
+        if (cpu > 0)
+            ss_tick_report(tick, frames, nframes, labels, cpu);
+        return;
     }
+    int64_t cpu = 0;
+    if (tick->timers && !tick->timers->failed) {
+        int known = tick->timers->count;
+        ss_cpu_timer_track(tick->timers, tid, tick->number);
+        if (tick->timers->count != (unsigned)known)
+            ss_cpu_tracker_delta(tick->cpu, tid);   /* baseline for the first slice */
+    } else {
+        cpu = ss_cpu_tracker_delta(tick->cpu, tid);
+    }
+    ss_tick_report(tick, frames, nframes, labels, cpu);
+}
+
+static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t *interval)
+{
+    int64_t cpu0 = ss_self_cpu_ns();
+    ss_cpu_tracker_begin_tick(&s->cpu);
+    s->fn(s->ctx, tick);
+    ss_cpu_tracker_end_tick(&s->cpu);
+    if (tick->kind == SS_TICK_WALL && tick->timers && tick->number % TIMER_EXPIRY_TICKS == 0)
+        ss_cpu_timer_expire(tick->timers, tick->number - TIMER_EXPIRY_TICKS);
+    int64_t cost = ss_self_cpu_ns() - cpu0;
+
+    /* Overhead cap: everything the sidecar spent since the previous wall
+     * tick (CPU events included) is one interval's cost c; with budget b
+     * (fraction of a core) wall ticks may come no faster than every c / b. */
+    s->cost_since_wall_ns += cost;
+    if (tick->kind == SS_TICK_WALL) {
+        double c = (double)s->cost_since_wall_ns;
+        s->cost_since_wall_ns = 0;
+        *avg_cost_ns = *avg_cost_ns == 0 ? c : *avg_cost_ns * 0.9 + c * 0.1;
+        int64_t floor_ns = (int64_t)(*avg_cost_ns * 100.0 / s->overhead_pct);
+        *interval = floor_ns > s->base_interval_ns ? floor_ns : s->base_interval_ns;
+        if (*interval > 1000000000)
+            *interval = 1000000000;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (tick->kind == SS_TICK_WALL) {
+        s->stats.ticks++;
+        if (*interval > s->base_interval_ns)
+            s->stats.stretched_ticks++;
+    } else {
+        s->stats.cpu_events += tick->ncpu_tids;
+    }
+    s->stats.thread_samples += tick->threads_sampled;
+    s->stats.torn_samples += tick->samples_torn;
+    s->stats.cpu_ns += cost;
+    s->stats.interval_ns = *interval;
+    s->stats.cpu_timers = tick->timers != NULL && !tick->timers->failed;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void *sampler_main(void *arg)
 {
     ss_sampler *s = arg;
-    int64_t last = ss_monotonic_ns();
     int64_t interval = s->base_interval_ns;
-    double avg_cost_ns = 0;      /* moving average of one tick's CPU cost */
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    double avg_cost_ns = 0;
+    int event_fd = s->use_cpu_timers ? ss_cpu_timer_event_fd() : -1;
+    ss_cpu_timer_set *timers = event_fd >= 0 ? &s->timers : NULL;
+    int64_t last_wall = ss_monotonic_ns();
+    int64_t next_wall = last_wall + interval;
+    uint64_t wall_ticks = 0;
+    static ss_tick tick;   /* one sidecar per process; too big for the stack */
 
-    pthread_mutex_lock(&s->lock);
     for (;;) {
-        add_ns(&deadline, interval);
-        while (!s->stop) {
-            int rc = pthread_cond_timedwait(&s->wake, &s->lock, &deadline);
-            if (rc == ETIMEDOUT)
-                break;
-        }
-        if (s->stop)
-            break;
-        pthread_mutex_unlock(&s->lock);
-
-        int64_t cpu0 = ss_self_cpu_ns();
         int64_t now = ss_monotonic_ns();
-        ss_tick tick = {0};
-        tick.number = s->stats.ticks + 1;
-        tick.now_ns = now;
-        tick.wall_ns = now - last;
-        tick.cpu = &s->cpu;
-        tick.agg = s->agg;
-        last = now;
-        ss_cpu_tracker_begin_tick(&s->cpu);
-        s->fn(s->ctx, &tick);
-        ss_cpu_tracker_end_tick(&s->cpu);
-        int64_t cost = ss_self_cpu_ns() - cpu0;
-
-        /* Overhead cap: at cost c per tick and budget b (fraction of a core),
-         * ticks may come no faster than every c / b. */
-        avg_cost_ns = avg_cost_ns == 0 ? (double)cost : avg_cost_ns * 0.9 + (double)cost * 0.1;
-        int64_t floor_ns = (int64_t)(avg_cost_ns * 100.0 / s->overhead_pct);
-        interval = floor_ns > s->base_interval_ns ? floor_ns : s->base_interval_ns;
-        if (interval > 1000000000)
-            interval = 1000000000;
-
-        pthread_mutex_lock(&s->lock);
-        s->stats.ticks++;
-        s->stats.thread_samples += tick.threads_sampled;
-        s->stats.torn_samples += tick.samples_torn;
-        s->stats.cpu_ns += cost;
-        s->stats.interval_ns = interval;
-        if (interval > s->base_interval_ns)
-            s->stats.stretched_ticks++;
-        /* If we fell behind (suspended, overloaded), restart the schedule
-         * from now instead of firing a burst of catch-up ticks. */
-        struct timespec nowts;
-        clock_gettime(CLOCK_MONOTONIC, &nowts);
-        if (nowts.tv_sec > deadline.tv_sec ||
-            (nowts.tv_sec == deadline.tv_sec && nowts.tv_nsec > deadline.tv_nsec))
-            deadline = nowts;
+        int timeout_ms = next_wall > now ? (int)((next_wall - now + 999999) / 1000000) : 0;
+        struct pollfd fds[2] = {{.fd = s->stop_fd, .events = POLLIN}, {.fd = event_fd, .events = POLLIN}};
+        int rc = poll(fds, event_fd >= 0 ? 2 : 1, timeout_ms);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents)
+            break;
+        now = ss_monotonic_ns();
+        if (event_fd >= 0 && (fds[1].revents & POLLIN)) {
+            memset(&tick, 0, offsetof(ss_tick, cpu_tids));
+            tick.kind = SS_TICK_CPU;
+            tick.number = wall_ticks;
+            tick.now_ns = now;
+            tick.cpu = &s->cpu;
+            tick.agg = s->agg;
+            tick.timers = timers;
+            tick.ncpu_tids = (uint32_t)ss_cpu_timer_drain(tick.cpu_tids, tick.cpu_tokens, SS_MAX_CPU_EVENTS);
+            tick.threads_sampled = tick.samples_torn = 0;
+            if (tick.ncpu_tids)
+                run_tick(s, &tick, &avg_cost_ns, &interval);
+        }
+        if (now >= next_wall) {
+            memset(&tick, 0, offsetof(ss_tick, cpu_tids));
+            tick.kind = SS_TICK_WALL;
+            tick.number = ++wall_ticks;
+            tick.now_ns = now;
+            tick.wall_ns = now - last_wall;
+            tick.cpu = &s->cpu;
+            tick.agg = s->agg;
+            tick.timers = timers;
+            tick.ncpu_tids = 0;
+            tick.threads_sampled = tick.samples_torn = 0;
+            last_wall = now;
+            run_tick(s, &tick, &avg_cost_ns, &interval);
+            /* After a stall (suspend, overload) restart the schedule from
+             * now instead of firing catch-up ticks. */
+            next_wall += interval;
+            if (next_wall < ss_monotonic_ns())
+                next_wall = ss_monotonic_ns() + interval;
+        }
     }
-    pthread_mutex_unlock(&s->lock);
+    if (timers)
+        ss_cpu_timer_set_clear(timers);
     return NULL;
 }
 
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx)
+                             ss_sample_fn fn, void *ctx, int use_cpu_timers)
 {
     ss_sampler *s = calloc(1, sizeof *s);
     if (!s)
@@ -126,18 +202,19 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     s->agg = agg;
     s->fn = fn;
     s->ctx = ctx;
+    s->use_cpu_timers = use_cpu_timers && ss_cpu_timer_install() == 0;
     s->stats.interval_ns = s->base_interval_ns;
     ss_cpu_tracker_reset(&s->cpu);
+    ss_cpu_timer_set_init(&s->timers, s->base_interval_ns);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->stop_fd < 0) {
+        ss_log(SS_LOG_WARNING, "stacksight: cannot create an eventfd (%s); profiling is off", strerror(errno));
+        free(s);
+        return NULL;
+    }
 
-    /* The sidecar must never receive the application's signals (a Python
-     * signal handler runs on the main thread anyway, but SIGINT delivered to
-     * our thread would be lost to the app). */
+    /* The sidecar must never receive the application's signals. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -146,8 +223,8 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     if (rc != 0) {
         ss_log(SS_LOG_WARNING, "stacksight: cannot start the sampler thread (%s); profiling is off",
                strerror(rc));
+        close(s->stop_fd);
         pthread_mutex_destroy(&s->lock);
-        pthread_cond_destroy(&s->wake);
         free(s);
         return NULL;
     }
@@ -158,13 +235,12 @@ void ss_sampler_stop(ss_sampler *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = 1;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    uint64_t one = 1;
+    ssize_t n = write(s->stop_fd, &one, sizeof one);
+    (void)n;
     pthread_join(s->thread, NULL);
+    close(s->stop_fd);
     pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
     free(s);
 }
 
@@ -176,29 +252,4 @@ void ss_sampler_get_stats(ss_sampler *s, ss_sampler_stats *out)
     pthread_mutex_lock(&s->lock);
     *out = s->stats;
     pthread_mutex_unlock(&s->lock);
-}
-
-void ss_sampler_lock_for_fork(ss_sampler *s)
-{
-    if (s)
-        pthread_mutex_lock(&s->lock);
-}
-
-void ss_sampler_unlock_after_fork(ss_sampler *s, int in_child)
-{
-    if (!s)
-        return;
-    if (in_child) {
-        /* The thread is gone; its lock and condvar may be in any state. The
-         * struct is abandoned (a few KB per fork generation) because freeing
-         * memory another thread's primitives used is not worth the risk. */
-        (void)0;
-    } else {
-        pthread_mutex_unlock(&s->lock);
-    }
-}
-
-void ss_sampler_forget_after_fork(ss_sampler *s)
-{
-    (void)s;
 }

@@ -17,12 +17,28 @@
 #include "aggregator.h"
 #include "thread_clock.h"
 
+typedef enum ss_tick_kind {
+    SS_TICK_WALL,              /* the timer: every thread gets wall time */
+    SS_TICK_CPU                /* CPU-slice events: only tick->cpu_tids get CPU */
+} ss_tick_kind;
+
+#define SS_MAX_CPU_EVENTS 256
+
+struct ss_cpu_timer_set;
+
 typedef struct ss_tick {
-    uint64_t number;           /* 1, 2, ... since start */
+    ss_tick_kind kind;
+    uint64_t number;           /* wall ticks since start (CPU ticks repeat it) */
     int64_t now_ns;            /* monotonic */
-    int64_t wall_ns;           /* wall time since the previous tick */
+    int64_t wall_ns;           /* wall time since the previous wall tick; 0 for CPU ticks */
     ss_cpu_tracker *cpu;       /* per-thread CPU deltas, see thread_clock.h */
     ss_aggregator *agg;
+    struct ss_cpu_timer_set *timers; /* NULL when CPU timers are unavailable */
+    pid_t cpu_tids[SS_MAX_CPU_EVENTS]; /* CPU ticks: threads that used a slice;
+                                        * a binding sets an entry to 0 once it
+                                        * reported that thread itself */
+    int32_t cpu_tokens[SS_MAX_CPU_EVENTS]; /* capture tokens (cpu_timer.h), -1 = none */
+    uint32_t ncpu_tids;
     uint32_t threads_sampled;  /* filled by ss_tick_report */
     uint32_t samples_torn;     /* binding increments on a torn read */
 } ss_tick;
@@ -31,6 +47,16 @@ typedef struct ss_tick {
  * wall-samples 1) and, when cpu_ns > 0, cpu-time and cpu-samples 1. */
 void ss_tick_report(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
                     const ss_labels *labels, int64_t cpu_ns);
+
+/* Report one thread's stack and let the core decide what it is worth: on a
+ * wall tick, wall time (and, without CPU timers, the thread's CPU delta); on
+ * a CPU tick, the thread's CPU delta if it is one of tick->cpu_tids, else
+ * nothing. labels->native_thread_id identifies the thread. */
+void ss_tick_report_thread(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
+                           const ss_labels *labels);
+
+/* 1 if a CPU tick has an event for `tid` (bindings may skip other threads). */
+int ss_tick_wants(const ss_tick *tick, pid_t tid);
 
 typedef void (*ss_sample_fn)(void *ctx, ss_tick *tick);
 
@@ -41,6 +67,8 @@ typedef struct ss_sampler_stats {
     int64_t cpu_ns;            /* sampler thread CPU spent in ticks */
     int64_t interval_ns;       /* current interval (stretched by the cap) */
     uint64_t stretched_ticks;  /* ticks taken at a stretched interval */
+    uint64_t cpu_events;       /* CPU-slice events handled */
+    int cpu_timers;            /* 1 when CPU is attributed by per-thread CPU timers */
 } ss_sampler_stats;
 
 typedef struct ss_sampler ss_sampler;
@@ -48,15 +76,11 @@ typedef struct ss_sampler ss_sampler;
 /* Start the sidecar. `interval_ns` is the base interval. Returns NULL (and
  * logs) if the thread cannot be created. */
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx);
+                             ss_sample_fn fn, void *ctx, int use_cpu_timers);
 /* Stop and join; safe with NULL. */
 void ss_sampler_stop(ss_sampler *s);
 void ss_sampler_get_stats(ss_sampler *s, ss_sampler_stats *out);
-/* fork support: the sampler's lock is held across fork so the child never
- * sees stats half-written; in the child the thread does not exist and the
- * struct is abandoned. */
-void ss_sampler_lock_for_fork(ss_sampler *s);
-void ss_sampler_unlock_after_fork(ss_sampler *s, int in_child);
-void ss_sampler_forget_after_fork(ss_sampler *s);
+/* In a forked child the thread does not exist: the struct is abandoned
+ * (its lock may be held), and its CPU timers were not inherited. */
 
 #endif

@@ -50,21 +50,21 @@ void ss_cpu_tracker_begin_tick(ss_cpu_tracker *t)
 static ss_cpu_tracker_slot *find_slot(ss_cpu_tracker *t, pid_t tid, int create)
 {
     uint32_t start = ((uint32_t)tid * 2654435761u) % SS_CPU_TRACKER_SLOTS;
-    ss_cpu_tracker_slot *free_slot = NULL;
     for (uint32_t i = 0; i < SS_CPU_TRACKER_SLOTS; i++) {
         ss_cpu_tracker_slot *s = &t->slots[(start + i) % SS_CPU_TRACKER_SLOTS];
         if (s->tid == tid)
             return s;
         if (s->tid == 0) {
-            free_slot = s;
-            break;   /* linear probing: a free slot ends the chain */
+            /* linear probing: a free slot ends the chain */
+            if (!create || t->used >= SS_CPU_TRACKER_SLOTS - 1)
+                return NULL;
+            s->tid = tid;
+            s->last_cpu_ns = -1;
+            t->used++;
+            return s;
         }
     }
-    if (!create || !free_slot)
-        return NULL;
-    free_slot->tid = tid;
-    free_slot->last_cpu_ns = -1;
-    return free_slot;
+    return NULL;
 }
 
 int64_t ss_cpu_tracker_delta(ss_cpu_tracker *t, pid_t tid)
@@ -83,24 +83,20 @@ int64_t ss_cpu_tracker_delta(ss_cpu_tracker *t, pid_t tid)
 
 void ss_cpu_tracker_end_tick(ss_cpu_tracker *t)
 {
-    /* Rebuild the table without stale threads so probe chains stay intact. */
-    int stale = 0;
-    for (uint32_t i = 0; i < SS_CPU_TRACKER_SLOTS; i++)
-        if (t->slots[i].tid && t->slots[i].seen_tick != t->tick) {
-            stale = 1;
-            break;
-        }
-    if (!stale)
+    if (t->used < SS_CPU_TRACKER_SLOTS * 3 / 4 || t->tick % 128 != 0)
         return;
-    ss_cpu_tracker_slot *keep = t->scratch;
+    /* Rebuild without dead or stale threads so probe chains stay intact. */
     uint32_t n = 0;
-    for (uint32_t i = 0; i < SS_CPU_TRACKER_SLOTS; i++)
-        if (t->slots[i].tid && t->slots[i].seen_tick == t->tick)
-            keep[n++] = t->slots[i];
+    for (uint32_t i = 0; i < SS_CPU_TRACKER_SLOTS; i++) {
+        ss_cpu_tracker_slot *s = &t->slots[i];
+        if (s->tid && ss_thread_cpu_ns(s->tid) >= 0 && s->seen_tick + SS_CPU_TRACKER_STALE_TICKS > t->tick)
+            t->scratch[n++] = *s;
+    }
     memset(t->slots, 0, sizeof t->slots);
+    t->used = 0;
     for (uint32_t i = 0; i < n; i++) {
-        ss_cpu_tracker_slot *s = find_slot(t, keep[i].tid, 1);
+        ss_cpu_tracker_slot *s = find_slot(t, t->scratch[i].tid, 1);
         if (s)
-            *s = keep[i];
+            *s = t->scratch[i];
     }
 }

@@ -19,28 +19,30 @@ pid_t ss_gettid(void);
 int64_t ss_monotonic_ns(void);
 int64_t ss_unix_ns(void);
 
-/* Remembers each thread's last CPU reading so a tick can charge the delta.
- * Owned by the sidecar thread only; bounded (oldest threads are evicted by
- * ss_cpu_tracker_end_tick when they were not seen in a tick). */
+/* Remembers each thread's last CPU reading so the sidecar can charge the
+ * delta. Owned by the sidecar thread only. Bounded: when it fills up, entries
+ * of threads that no longer exist (or were not seen for a long time) go. */
 #define SS_CPU_TRACKER_SLOTS 4096
+#define SS_CPU_TRACKER_STALE_TICKS 6000   /* about a minute at 100 Hz */
 typedef struct ss_cpu_tracker_slot {
     pid_t tid;                 /* 0 = free */
-    int64_t last_cpu_ns;       /* reading at the previous tick */
+    int64_t last_cpu_ns;       /* reading when CPU was last charged */
     uint64_t seen_tick;        /* tick number of the last reading */
 } ss_cpu_tracker_slot;
 
 typedef struct ss_cpu_tracker {
     ss_cpu_tracker_slot slots[SS_CPU_TRACKER_SLOTS];
+    unsigned used;             /* slots with tid != 0 */
     uint64_t tick;
     ss_cpu_tracker_slot scratch[SS_CPU_TRACKER_SLOTS];  /* end_tick's rebuild space */
 } ss_cpu_tracker;
 
 void ss_cpu_tracker_reset(ss_cpu_tracker *t);
 void ss_cpu_tracker_begin_tick(ss_cpu_tracker *t);
-/* CPU ns thread `tid` used since the previous tick it was seen in (the first
- * sighting charges 0). -1 if the thread is gone. */
+/* CPU ns thread `tid` used since the previous call for it (the first call
+ * charges 0 and sets the baseline). -1 if the thread is gone. */
 int64_t ss_cpu_tracker_delta(ss_cpu_tracker *t, pid_t tid);
-/* Forget threads not seen in this tick. */
+/* Housekeeping after a tick: drop dead and long-unseen threads when full. */
 void ss_cpu_tracker_end_tick(ss_cpu_tracker *t);
 
 #endif

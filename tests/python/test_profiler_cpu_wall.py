@@ -78,3 +78,20 @@ def test_go_pprof_reads_the_profile(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "fifty" in out.stdout and "Type: cpu-time" in out.stdout
+
+
+def test_cpu_of_threads_that_alternate_computing_and_waiting_lands_on_the_computing_code(tmp_path):
+    # Charging CPU deltas at wall ticks would put most of it on `wait`, where
+    # the workers usually are when the tick comes; CPU-slice events capture
+    # the stack while the CPU is being used.
+    prefix = str(tmp_path / "mix")
+    workload = os.path.join(HERE, "workloads", "compute_then_wait.py")
+    subprocess.run([sys.executable, workload, prefix, "3"], env=clean_env(), check=True, timeout=120)
+    view = load(profile_files(prefix)[0])
+    by_leaf = {}
+    for smp in view.samples:
+        if str(smp.labels.get("thread name", "")).startswith("worker-"):
+            by_leaf[smp.stack[0]] = by_leaf.get(smp.stack[0], 0) + smp.values["cpu-time"]
+    total = sum(by_leaf.values())
+    assert total > 0.5e9, by_leaf   # ~2 x 1/3 of 3 s
+    assert by_leaf.get("compute", 0) / total >= 0.9, by_leaf

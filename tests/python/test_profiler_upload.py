@@ -59,7 +59,7 @@ p.stop()
     assert view.total("cpu-time") > 0 and "spin" in view.total_by_function("cpu-time")
 
 
-def _assert_app_not_slowed_and_recovers(server, timeout_ms=400):
+def _assert_app_not_slowed_and_recovers(server, timeout_ms=1000):
     result = run_python(SPIN + f"""
 from stacksight import Profiler
 p = Profiler(service="flaky", url={server.url!r}, upload_interval=0.5).start()
@@ -69,9 +69,10 @@ print(worst)
 """, DD_PROFILING_API_TIMEOUT_MS=timeout_ms)
     assert result.returncode == 0, result.stderr
     worst = float(result.stdout.split()[-1])
-    # The app loop never waits for the uploader (a GC pause or a tick can
-    # cost a few ms; an upload stall would cost the whole timeout).
-    assert worst < 0.1, worst
+    # The app loop never waits for the uploader: blocking on it would cost
+    # the whole API timeout. The bound leaves room for a loaded machine's
+    # scheduling delays; tests/reliability measures stalls precisely.
+    assert worst < timeout_ms / 2000, worst
     return result
 
 
@@ -84,8 +85,8 @@ def test_agent_returning_500_then_recovering(intake):
 
 
 def test_agent_stalling_past_the_timeout(intake):
-    server = intake(lambda n: (200, 3.0) if n == 0 else (200, 0))
-    _assert_app_not_slowed_and_recovers(server, timeout_ms=300)
+    server = intake(lambda n: (200, 2.5) if n == 0 else (200, 0))
+    _assert_app_not_slowed_and_recovers(server, timeout_ms=1000)
     assert server.wait_for(1)
 
 

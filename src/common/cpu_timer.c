@@ -1,0 +1,231 @@
+/* cpu_timer.c - per-thread CPU-clock timers and their signal (see cpu_timer.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cpu_timer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define EVENT_SIGNAL SIGPROF
+#define RING_SIZE 1024u          /* power of two; events beyond it are merged */
+
+static atomic_uint ring_head;    /* next slot to write (handler) */
+static unsigned ring_tail;       /* next slot to read (sidecar only) */
+static _Atomic uint64_t ring[RING_SIZE]; /* tid | (token + 1) << 32; 0 = empty */
+static ss_cpu_capture_fn capture_fn;      /* set before timers exist */
+static int event_fd = -1;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_result = -1;
+
+static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig;
+    (void)uctx;
+    int saved = errno;
+    if (info && info->si_code == SI_TIMER) {
+        pid_t tid = (pid_t)info->si_value.sival_int;
+        ss_cpu_capture_fn fn = capture_fn;
+        int token = fn ? fn(tid) : -1;
+        uint64_t entry = (uint32_t)tid | ((uint64_t)(uint32_t)(token + 1) << 32);
+        unsigned at = atomic_fetch_add_explicit(&ring_head, 1, memory_order_relaxed);
+        atomic_store_explicit(&ring[at & (RING_SIZE - 1)], entry, memory_order_release);
+        if (event_fd >= 0) {
+            uint64_t one = 1;
+            ssize_t n = write(event_fd, &one, sizeof one);
+            (void)n;
+        }
+    }
+    errno = saved;
+}
+
+/* A child shares the parent's eventfd after fork: give it its own, or each
+ * process would swallow the other's wake-ups. Timers are not inherited. */
+static void after_fork_child(void)
+{
+    if (event_fd >= 0) {
+        close(event_fd);
+        event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (event_fd < 0)
+            install_result = -1;
+    }
+    atomic_store(&ring_head, 0);
+    ring_tail = 0;
+    for (unsigned i = 0; i < RING_SIZE; i++)
+        atomic_store(&ring[i], 0);
+}
+
+static void install(void)
+{
+    struct sigaction old;
+    if (sigaction(EVENT_SIGNAL, NULL, &old) != 0)
+        return;
+    int ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_cpu_slice;
+    if (!ours && ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)) {
+        ss_log(SS_LOG_WARNING, "stacksight: SIGPROF is already used by this process; CPU time is "
+                               "attributed at sampling ticks instead (less precise for threads that "
+                               "alternate computing and waiting)");
+        return;
+    }
+    event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (event_fd < 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_cpu_slice;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(EVENT_SIGNAL, &sa, NULL) != 0) {
+        close(event_fd);
+        event_fd = -1;
+        return;
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
+    install_result = 0;
+}
+
+int ss_cpu_timer_install(void)
+{
+    pthread_once(&install_once, install);
+    return install_result;
+}
+
+int ss_cpu_timer_event_fd(void)
+{
+    return install_result == 0 ? event_fd : -1;
+}
+
+void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
+{
+    capture_fn = fn;
+}
+
+size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, size_t max)
+{
+    uint64_t counter;
+    ssize_t n = read(event_fd, &counter, sizeof counter);
+    (void)n;
+    unsigned head = atomic_load_explicit(&ring_head, memory_order_acquire);
+    if (head - ring_tail > RING_SIZE)
+        ring_tail = head - RING_SIZE;   /* overrun: the oldest events were overwritten */
+    size_t got = 0;
+    while (ring_tail != head && got < max) {
+        uint64_t entry = atomic_exchange_explicit(&ring[ring_tail & (RING_SIZE - 1)], 0, memory_order_acquire);
+        ring_tail++;
+        if ((pid_t)(uint32_t)entry > 0) {
+            tids[got] = (pid_t)(uint32_t)entry;
+            tokens[got++] = (int32_t)(entry >> 32) - 1;
+        }
+    }
+    return got;
+}
+
+void ss_cpu_timer_set_init(ss_cpu_timer_set *set, int64_t interval_ns)
+{
+    memset(set, 0, sizeof *set);
+    set->interval_ns = interval_ns;
+}
+
+static ss_cpu_timer_slot *find_slot(ss_cpu_timer_set *set, pid_t tid, int create)
+{
+    unsigned start = ((unsigned)tid * 2654435761u) % SS_CPU_TIMER_SLOTS;
+    for (unsigned i = 0; i < SS_CPU_TIMER_SLOTS; i++) {
+        ss_cpu_timer_slot *s = &set->slots[(start + i) % SS_CPU_TIMER_SLOTS];
+        if (s->tid == tid)
+            return s;
+        if (s->tid == 0)
+            return create ? s : NULL;
+    }
+    return NULL;
+}
+
+void ss_cpu_timer_track(ss_cpu_timer_set *set, pid_t tid, uint64_t tick)
+{
+    if (set->failed || tid <= 0 || set->count >= SS_CPU_TIMER_SLOTS * 3 / 4)
+        return;
+    ss_cpu_timer_slot *s = find_slot(set, tid, 1);
+    if (!s)
+        return;
+    if (s->tid == tid) {
+        s->seen_tick = tick;
+        return;
+    }
+    /* The thread's CPU clock, as in thread_clock.c. */
+    clockid_t clock = (clockid_t)((~(unsigned)tid << 3) | 4u | 2u);
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = EVENT_SIGNAL;
+    ev.sigev_value.sival_int = tid;
+    ev._sigev_un._tid = tid;
+    timer_t timer;
+    if (timer_create(clock, &ev, &timer) != 0) {
+        if (errno != EINVAL && errno != ESRCH) {   /* a dead thread is not a failure */
+            ss_log_once(SS_LOG_WARNING, "cpu-timer", "stacksight: cannot create CPU timers (%s); CPU "
+                        "time is attributed at sampling ticks instead", strerror(errno));
+            set->failed = 1;
+        }
+        return;
+    }
+    struct itimerspec spec;
+    spec.it_interval.tv_sec = set->interval_ns / 1000000000;
+    spec.it_interval.tv_nsec = set->interval_ns % 1000000000;
+    spec.it_value = spec.it_interval;
+    timer_settime(timer, 0, &spec, NULL);
+    s->tid = tid;
+    s->timer = (void *)timer;
+    s->seen_tick = tick;
+    set->count++;
+}
+
+static void rebuild(ss_cpu_timer_set *set, uint64_t oldest_tick, int delete_all)
+{
+    /* Delete stale timers, then reinsert survivors so probe chains stay
+     * intact. Only the sidecar calls this, so one static scratch suffices. */
+    static ss_cpu_timer_slot survivors[SS_CPU_TIMER_SLOTS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < SS_CPU_TIMER_SLOTS; i++) {
+        ss_cpu_timer_slot *s = &set->slots[i];
+        if (!s->tid)
+            continue;
+        if (delete_all || s->seen_tick < oldest_tick)
+            timer_delete((timer_t)s->timer);
+        else
+            survivors[n++] = *s;
+    }
+    memset(set->slots, 0, sizeof set->slots);
+    set->count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        ss_cpu_timer_slot *s = find_slot(set, survivors[i].tid, 1);
+        *s = survivors[i];
+        set->count++;
+    }
+}
+
+void ss_cpu_timer_expire(ss_cpu_timer_set *set, uint64_t oldest_tick)
+{
+    int stale = 0;
+    for (unsigned i = 0; i < SS_CPU_TIMER_SLOTS && !stale; i++)
+        stale = set->slots[i].tid && set->slots[i].seen_tick < oldest_tick;
+    if (stale)
+        rebuild(set, oldest_tick, 0);
+}
+
+void ss_cpu_timer_set_clear(ss_cpu_timer_set *set)
+{
+    rebuild(set, 0, 1);
+}
+
+void ss_cpu_timer_set_forget(ss_cpu_timer_set *set)
+{
+    memset(set->slots, 0, sizeof set->slots);
+    set->count = 0;
+}

@@ -1,0 +1,65 @@
+/* cpu_timer.h - "this thread just used another slice of CPU" events.
+ *
+ * Charging a thread's CPU delta to whatever stack it shows when the wall
+ * clock ticks is wrong for threads that alternate computing and waiting: a
+ * worker that prices an order and then sleeps 2 ms is usually seen sleeping,
+ * so its CPU would land on `sleep`. Instead each thread gets a POSIX timer on
+ * its own CPU clock. The kernel fires it only while the thread runs, after
+ * every `interval` of CPU it used; the signal handler notes the thread id
+ * and wakes the sidecar, which samples the thread microseconds later, while
+ * it is still on CPU. Threads that wait receive no signal at all, so their
+ * system calls are never interrupted.
+ *
+ * The handler is async-signal-safe: it writes the thread id into a fixed
+ * ring and writes an eventfd. It is installed only if the signal is unused,
+ * and stays installed (doing nothing) after stop so a late signal cannot
+ * kill the process. */
+#ifndef SS_CPU_TIMER_H
+#define SS_CPU_TIMER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Install the handler (once per process). Returns 0, or -1 when the signal
+ * already has a handler that is not ours (then CPU timers are unavailable). */
+int ss_cpu_timer_install(void);
+
+/* The fd that becomes readable when events are waiting; -1 if unavailable. */
+int ss_cpu_timer_event_fd(void);
+
+/* Optional, set by the binding before start: called inside the signal
+ * handler, on the thread that used the slice, to capture its stack at that
+ * instant. Must be async-signal-safe. Returns a token >= 0 that the binding
+ * will get back with the event, or -1 (the sidecar then reads the stack). */
+typedef int (*ss_cpu_capture_fn)(pid_t tid);
+void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn);
+
+/* Take the waiting events: thread ids and capture tokens (-1 = none).
+ * Duplicates possible. Returns how many. */
+size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, size_t max);
+
+/* Timers per thread, owned by the sidecar. */
+#define SS_CPU_TIMER_SLOTS 4096
+typedef struct ss_cpu_timer_slot {
+    pid_t tid;             /* 0 = free */
+    void *timer;           /* timer_t, stored as a pointer */
+    uint64_t seen_tick;    /* last wall tick the thread was reported in */
+} ss_cpu_timer_slot;
+
+typedef struct ss_cpu_timer_set {
+    int64_t interval_ns;   /* CPU time between events */
+    unsigned count;        /* armed timers */
+    int failed;            /* timer_create failed once: stop trying */
+    ss_cpu_timer_slot slots[SS_CPU_TIMER_SLOTS];
+} ss_cpu_timer_set;
+
+void ss_cpu_timer_set_init(ss_cpu_timer_set *set, int64_t interval_ns);
+/* Make sure thread `tid` has a timer; remember it was seen at `tick`. */
+void ss_cpu_timer_track(ss_cpu_timer_set *set, pid_t tid, uint64_t tick);
+/* Delete timers of threads not seen since `oldest_tick`. */
+void ss_cpu_timer_expire(ss_cpu_timer_set *set, uint64_t oldest_tick);
+void ss_cpu_timer_set_clear(ss_cpu_timer_set *set);
+/* In a forked child: timers are not inherited; forget them without deleting. */
+void ss_cpu_timer_set_forget(ss_cpu_timer_set *set);
+
+#endif
