@@ -15,10 +15,11 @@ from conftest import REPO
 
 
 def other_python():
-    candidates = [shutil.which(f"python3.{minor}") for minor in (12, 13)]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3.1[23]")))
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3.1[23]")))
+    candidates += [shutil.which(f"python3.{minor}") for minor in (12, 13)]
     for path in candidates:
-        if path and os.access(path, os.X_OK):
+        # pyenv shims exist for versions that are not selected: try each.
+        if path and subprocess.run([path, "-c", "pass"], capture_output=True).returncode == 0:
             return path
     return None
 
