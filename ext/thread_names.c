@@ -57,7 +57,7 @@ void ssp_thread_names_set(unsigned long ident, const char *name, size_t len)
 {
     if (!ident)
         return;
-    uint32_t id = ss_intern_string(name, len);   /* the interner has its own lock */
+    uint32_t id = ss_intern_label(name, len);   /* the interner has its own lock */
     pthread_mutex_lock(&names_lock);
     name_slot *s = probe_locked(ident);
     if (s && s->ident == 0) {

@@ -160,6 +160,40 @@ uint32_t ss_intern_cstr(const char *s)
     return ss_intern_string(s, s ? strlen(s) : 0);
 }
 
+/* Id of an already interned string, or UINT32_MAX. */
+static uint32_t lookup_string_locked(const char *s, size_t len)
+{
+    if (!string_index)
+        return UINT32_MAX;
+    if (len > STRING_MAX_BYTES)
+        len = STRING_MAX_BYTES;
+    uint32_t mask = string_index_size - 1;
+    for (uint64_t h = hash_bytes(s, len), probe = 0;; probe++) {
+        uint32_t slot = string_index[(h + probe) & mask];
+        if (slot == 0)
+            return UINT32_MAX;
+        string_entry *e = string_entry_at(slot - 1);
+        if (e->len == len && memcmp(e->bytes, s, len) == 0)
+            return slot - 1;
+    }
+}
+
+uint32_t ss_intern_label(const char *s, size_t len)
+{
+    if (!s)
+        return SS_STRING_NONE;
+    pthread_mutex_lock(&intern_lock);
+    uint32_t id;
+    if (atomic_load_explicit(&string_count, memory_order_relaxed) < SS_LABEL_STRINGS_LIMIT)
+        id = intern_string_locked(s, len);
+    else if ((id = lookup_string_locked(s, len)) == UINT32_MAX) {
+        atomic_fetch_add(&overflows, 1);
+        id = intern_string_locked(SS_LABELS_FULL, sizeof SS_LABELS_FULL - 1);
+    }
+    pthread_mutex_unlock(&intern_lock);
+    return id;
+}
+
 static uint32_t append_function_locked(uint32_t name, uint32_t filename, int32_t line)
 {
     uint32_t id = atomic_load_explicit(&function_count, memory_order_relaxed);

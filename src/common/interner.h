@@ -29,6 +29,15 @@ typedef struct ss_function_info {
 uint32_t ss_intern_string(const char *s, size_t len);
 uint32_t ss_intern_cstr(const char *s);
 
+/* For label values an application can mint without bound (thread names
+ * with a counter, one per request): a string already interned gets its id,
+ * a new one is added only while the table is under half full; past that
+ * every new label value maps to SS_LABELS_FULL, so labels can never crowd
+ * out the function names that later code needs. Thread-safe. */
+#define SS_LABEL_STRINGS_LIMIT (SS_MAX_STRINGS / 2)
+#define SS_LABELS_FULL "[too many distinct names]"
+uint32_t ss_intern_label(const char *s, size_t len);
+
 /* Id of a function given its parts. Thread-safe. */
 uint32_t ss_intern_function(uint32_t name, uint32_t filename, int32_t start_line);
 
