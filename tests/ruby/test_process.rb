@@ -38,7 +38,7 @@ class TestProcess < Minitest::Test
     parent, child = out.split.map { |x| Integer(x) }
     by_pid = profiles_by_pid(@prefix)
     assert_equal [child, parent].sort, by_pid.keys.sort
-    [parent, child].each { |pid| assert_operator sum(by_pid[pid], "cpu-time"), :>, 0.02e9, "pid #{pid}" # shared machines: any real CPU }
+    [parent, child].each { |pid| assert_operator sum(by_pid[pid], "cpu-time"), :>, 0.02e9, "pid #{pid}" }  # shared machine: any real CPU
     tags = @intake.all(timeout: 1).map { |r| tags_of(r)[1] }
     assert_equal [child, parent].map(&:to_s).sort, tags.map { |t| t["process_id"] }.uniq.sort
     runtime_ids = tags.group_by { |t| t["process_id"] }.transform_values { |ts| ts.map { |t| t["runtime-id"] }.uniq }
