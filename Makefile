@@ -14,8 +14,8 @@ CFLAGS_CORE := -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g
 LIBS_CORE := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null) -lpthread
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
 SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-protobuf libcurl4-openssl-dev \
-	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-GO := $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium
+export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps venv python ruby core-tests test test-python test-ruby demo demo-stop bench bench-quick clean
 
