@@ -1269,6 +1269,22 @@ done:
     return n;
 }
 
+void ssp_walker_after_fork_child(ssp_walker *w)
+{
+    if (!w)
+        return;
+    /* Only the forking thread exists here. A fresh lock, and a fresh cache:
+     * the old one may be torn mid-update, so it is abandoned (leaked once
+     * per fork) rather than freed. */
+    pthread_mutex_init(&w->walk_lock, NULL);
+    ssp_code_cache fresh;
+    if (cache_init(&fresh, ss_safe_read) == 0)
+        w->walk_cache = fresh;
+    else
+        cache_flush(&w->walk_cache);
+    w->walk_cache.free_seen = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
+}
+
 void ssp_walker_set_validation(ssp_walker *w, int by_read)
 {
     if (!w)
@@ -1327,6 +1343,8 @@ void ssp_walker_set_validation(ssp_walker *w, int by_read)
 {
     (void)w; (void)by_read;
 }
+
+void ssp_walker_after_fork_child(ssp_walker *w) { (void)w; }
 
 int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
 {

@@ -46,6 +46,11 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen);
 /* Frees the walker. No walk or capture may be running or start afterwards. */
 void ssp_walker_free(ssp_walker *w);
 
+/* In a forked child, with the GIL, before the sidecar is started again: the
+ * parent's sidecar may have been inside a walk at fork time, holding the
+ * walk lock and halfway through updating its cache. */
+void ssp_walker_after_fork_child(ssp_walker *w);
+
 /* Sidecar thread, NO GIL: visit every thread state of the main interpreter.
  * Returns the number of threads visited, -1 if the interpreter list could not
  * be read (e.g. finalizing). Calls on one walker are serialised by an internal

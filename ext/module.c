@@ -421,8 +421,9 @@ static PyObject *
 native_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     if (ss_core_needs_restart_in_child()) {
-        /* The walker's caches belong to the parent's sampler thread, which
-         * does not exist here; the memory is ours and still valid. */
+        /* The parent's sampler thread does not exist here, but it may have
+         * held the walker's lock at fork time: reset it before restarting. */
+        ssp_walker_after_fork_child(active_walker);
         ss_core_restart_in_child();
     }
     drain_log_with_gil();
