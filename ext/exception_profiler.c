@@ -91,7 +91,7 @@ exc_type_name(PyTypeObject *type)
         return 0;
     if ((size_t)len >= sizeof buf)
         len = (int)sizeof buf - 1;
-    return ss_intern_string(buf, (size_t)len);
+    return ss_intern_label(buf, (size_t)len);
 }
 
 /* A sampled exception of `type` is being created on this thread. */

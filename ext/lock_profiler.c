@@ -207,7 +207,7 @@ lock_name(lock_proxy *self)
     if (len > 0) {
         if ((size_t)len >= sizeof buf)
             len = (int)sizeof buf - 1;
-        self->name_id = ss_intern_string(buf, (size_t)len);
+        self->name_id = ss_intern_label(buf, (size_t)len);
         Py_CLEAR(self->site_code);
     }
     return self->name_id;
