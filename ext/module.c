@@ -127,9 +127,7 @@ report_cpu_snapshots(ssp_walker *walker, ss_tick *tick)
         if (!stack.torn && stack.nframes > 0) {
             ss_labels labels;
             fill_labels(&labels, stack.thread_id, stack.native_thread_id);
-            int64_t cpu = ss_cpu_tracker_delta(tick->cpu, tick->cpu_tids[i]);
-            if (cpu > 0)
-                ss_tick_report(tick, stack.frames, stack.nframes, &labels, cpu);
+            ss_tick_report(tick, stack.frames, stack.nframes, &labels, ss_tick_event_cpu_ns(tick, i));
             tick->cpu_tids[i] = 0;
         } else {
             tick->samples_torn += stack.torn;

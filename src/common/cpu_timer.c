@@ -20,7 +20,8 @@
 
 static atomic_uint ring_head;    /* next slot to write (handler) */
 static unsigned ring_tail;       /* next slot to read (sidecar only) */
-static _Atomic uint64_t ring[RING_SIZE]; /* tid | (token + 1) << 32; 0 = empty */
+/* Ring entry: tid (bits 0-31) | token + 1 (bits 32-47) | slices (48-63); 0 = empty. */
+static _Atomic uint64_t ring[RING_SIZE];
 static ss_cpu_capture_fn capture_fn;      /* set before timers exist */
 static int event_fd = -1;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -35,7 +36,9 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
         pid_t tid = (pid_t)info->si_value.sival_int;
         ss_cpu_capture_fn fn = capture_fn;
         int token = fn ? fn(tid) : -1;
-        uint64_t entry = (uint32_t)tid | ((uint64_t)(uint32_t)(token + 1) << 32);
+        int overrun = info->si_overrun > 0 ? info->si_overrun : 0;
+        uint64_t slices = (uint64_t)(overrun < 0xfffe ? overrun + 1 : 0xffff);
+        uint64_t entry = (uint32_t)tid | ((uint64_t)(uint16_t)(token + 1) << 32) | slices << 48;
         unsigned at = atomic_fetch_add_explicit(&ring_head, 1, memory_order_relaxed);
         atomic_store_explicit(&ring[at & (RING_SIZE - 1)], entry, memory_order_release);
         if (event_fd >= 0) {
@@ -108,7 +111,7 @@ void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
     capture_fn = fn;
 }
 
-size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, size_t max)
+size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, uint32_t *slices, size_t max)
 {
     uint64_t counter;
     ssize_t n = read(event_fd, &counter, sizeof counter);
@@ -122,7 +125,8 @@ size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, size_t max)
         ring_tail++;
         if ((pid_t)(uint32_t)entry > 0) {
             tids[got] = (pid_t)(uint32_t)entry;
-            tokens[got++] = (int32_t)(entry >> 32) - 1;
+            tokens[got] = (int32_t)(uint16_t)(entry >> 32) - 1;
+            slices[got++] = (uint32_t)(entry >> 48);
         }
     }
     return got;

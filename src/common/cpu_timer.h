@@ -34,9 +34,10 @@ int ss_cpu_timer_event_fd(void);
 typedef int (*ss_cpu_capture_fn)(pid_t tid);
 void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn);
 
-/* Take the waiting events: thread ids and capture tokens (-1 = none).
- * Duplicates possible. Returns how many. */
-size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, size_t max);
+/* Take the waiting events: thread ids, capture tokens (-1 = none) and how
+ * many CPU slices each event stands for (1 + timer overruns, when signal
+ * delivery was late). Duplicates possible. Returns how many. */
+size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, uint32_t *slices, size_t max);
 
 /* Timers per thread, owned by the sidecar. */
 #define SS_CPU_TIMER_SLOTS 4096

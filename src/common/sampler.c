@@ -51,6 +51,11 @@ int ss_tick_wants(const ss_tick *tick, pid_t tid)
     return 0;
 }
 
+int64_t ss_tick_event_cpu_ns(const ss_tick *tick, uint32_t i)
+{
+    return i < tick->ncpu_tids ? (int64_t)tick->cpu_slices[i] * tick->cpu_slice_ns : 0;
+}
+
 void ss_tick_report(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
                     const ss_labels *labels, int64_t cpu_ns)
 {
@@ -73,19 +78,17 @@ void ss_tick_report_thread(ss_tick *tick, const ss_frame *frames, uint32_t nfram
 {
     pid_t tid = (pid_t)labels->native_thread_id;
     if (tick->kind == SS_TICK_CPU) {
-        if (!ss_tick_wants(tick, tid))
-            return;
-        int64_t cpu = ss_cpu_tracker_delta(tick->cpu, tid);
+        int64_t cpu = 0;
+        for (uint32_t i = 0; i < tick->ncpu_tids; i++)
+            if (tick->cpu_tids[i] == tid && tid)
+                cpu += ss_tick_event_cpu_ns(tick, i);
         if (cpu > 0)
             ss_tick_report(tick, frames, nframes, labels, cpu);
         return;
     }
     int64_t cpu = 0;
     if (tick->timers && !tick->timers->failed) {
-        int known = tick->timers->count;
         ss_cpu_timer_track(tick->timers, tid, tick->number);
-        if (tick->timers->count != (unsigned)known)
-            ss_cpu_tracker_delta(tick->cpu, tid);   /* baseline for the first slice */
     } else {
         cpu = ss_cpu_tracker_delta(tick->cpu, tid);
     }
@@ -161,7 +164,9 @@ static void *sampler_main(void *arg)
             tick.cpu = &s->cpu;
             tick.agg = s->agg;
             tick.timers = timers;
-            tick.ncpu_tids = (uint32_t)ss_cpu_timer_drain(tick.cpu_tids, tick.cpu_tokens, SS_MAX_CPU_EVENTS);
+            tick.ncpu_tids = (uint32_t)ss_cpu_timer_drain(tick.cpu_tids, tick.cpu_tokens, tick.cpu_slices,
+                                                          SS_MAX_CPU_EVENTS);
+            tick.cpu_slice_ns = s->timers.interval_ns;
             tick.threads_sampled = tick.samples_torn = 0;
             if (tick.ncpu_tids)
                 run_tick(s, &tick, &avg_cost_ns, &interval);

@@ -38,6 +38,8 @@ typedef struct ss_tick {
                                         * a binding sets an entry to 0 once it
                                         * reported that thread itself */
     int32_t cpu_tokens[SS_MAX_CPU_EVENTS]; /* capture tokens (cpu_timer.h), -1 = none */
+    uint32_t cpu_slices[SS_MAX_CPU_EVENTS]; /* CPU slices each event stands for */
+    int64_t cpu_slice_ns;       /* CPU time of one slice */
     uint32_t ncpu_tids;
     uint32_t threads_sampled;  /* filled by ss_tick_report */
     uint32_t samples_torn;     /* binding increments on a torn read */
@@ -50,13 +52,19 @@ void ss_tick_report(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
 
 /* Report one thread's stack and let the core decide what it is worth: on a
  * wall tick, wall time (and, without CPU timers, the thread's CPU delta); on
- * a CPU tick, the thread's CPU delta if it is one of tick->cpu_tids, else
- * nothing. labels->native_thread_id identifies the thread. */
+ * a CPU tick, the CPU slices of its events in tick->cpu_tids, else nothing.
+ * labels->native_thread_id identifies the thread. */
 void ss_tick_report_thread(ss_tick *tick, const ss_frame *frames, uint32_t nframes,
                            const ss_labels *labels);
 
 /* 1 if a CPU tick has an event for `tid` (bindings may skip other threads). */
 int ss_tick_wants(const ss_tick *tick, pid_t tid);
+
+/* CPU time event `i` of a CPU tick stands for. Each event is one or more
+ * whole slices of the thread's CPU clock, so charging slices (not the clock
+ * delta at resolution time) keeps every snapshot's weight exact and unbiased
+ * however late the sidecar got to it. */
+int64_t ss_tick_event_cpu_ns(const ss_tick *tick, uint32_t i);
 
 typedef void (*ss_sample_fn)(void *ctx, ss_tick *tick);
 
