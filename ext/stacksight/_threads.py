@@ -10,13 +10,23 @@ _original_name = threading.Thread.name
 _native = None
 
 
+def _tell(native, ident, name):
+    # A thread name is any str, lone surrogates included, and the native
+    # table takes UTF-8: encode leniently, and never let naming fail a
+    # thread start (Thread.start() would wait forever) or a rename.
+    try:
+        native.set_thread_name(ident, str(name).encode("utf-8", "replace"))
+    except Exception:
+        pass
+
+
 def _bootstrap(self):
     # The first Python code a new thread runs: name it before any sample can
     # see it. The entry stays after the thread ends (a later thread with the
     # same ident replaces it), so its last samples keep their name too.
     native = _native
     if native is not None:
-        native.set_thread_name(threading.get_ident(), self._name)
+        _tell(native, threading.get_ident(), self._name)
     _original_bootstrap(self)
 
 
@@ -25,7 +35,7 @@ def _set_name(self, name):
     native = _native
     ident = self._ident
     if native is not None and ident is not None:
-        native.set_thread_name(ident, str(name))
+        _tell(native, ident, name)
 
 
 _patched_name = property(_original_name.fget, _set_name, doc=_original_name.__doc__)
@@ -38,7 +48,7 @@ def install(native):
     threading.Thread.name = _patched_name
     for thread in threading.enumerate():
         if thread.ident is not None:
-            native.set_thread_name(thread.ident, thread.name)
+            _tell(native, thread.ident, thread.name)
 
 
 def uninstall():
@@ -51,4 +61,4 @@ def uninstall():
 def reset_after_fork(native):
     """In a forked child only the forking thread survives; name it again."""
     current = threading.current_thread()
-    native.set_thread_name(threading.get_ident(), current.name)
+    _tell(native, threading.get_ident(), current.name)
