@@ -37,6 +37,7 @@
 /* ---- state shared by both mechanisms (all guarded by the GIL) ---------- */
 
 static int exc_recording;            /* 1 between start and pause */
+static int exc_messages;             /* STACKSIGHT_EXCEPTION_MESSAGES: add the message label */
 static ssp_walker *exc_walker;       /* stack source; NULL when stopped */
 static ss_frame *exc_frames;         /* capture buffer of exc_max_frames entries */
 static uint32_t exc_max_frames;      /* DD_PROFILING_MAX_FRAMES at start */
@@ -94,9 +95,31 @@ exc_type_name(PyTypeObject *type)
     return ss_intern_label(buf, (size_t)len);
 }
 
-/* A sampled exception of `type` is being created on this thread. */
+/* The exception's message when it is a plain string argument: no Python
+ * code runs (str() of an arbitrary object could). Capped, interned as a
+ * bounded label. */
+static uint32_t
+exc_message(PyObject *exc)
+{
+    if (exc == NULL || !PyExceptionInstance_Check(exc))
+        return 0;
+    PyObject *args = ((PyBaseExceptionObject *)exc)->args;
+    if (args == NULL || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(args, 0)))
+        return 0;
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(args, 0), &len);
+    if (text == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return ss_intern_label(text, (size_t)(len > 200 ? 200 : len));
+}
+
+/* A sampled exception of `type` (the object `exc`, when known) is being
+ * created on this thread. */
 static void
-exc_record(PyTypeObject *type)
+exc_record(PyTypeObject *type, PyObject *exc)
 {
     ss_aggregator *agg = ss_core_aggregator();
     if (agg == NULL || exc_walker == NULL || exc_is_control_flow(type))
@@ -109,6 +132,8 @@ exc_record(PyTypeObject *type)
     ss_labels labels;
     ssp_current_thread_labels(&labels);
     labels.exception_type = exc_type_name(type);
+    if (exc_messages)
+        labels.exception_message = exc_message(exc);
     if (n > 0) {
         int64_t weight = (int64_t)(exc_mean_interval + 0.5);
         ss_aggregator_add1(agg, exc_frames, n, &labels, SS_EXCEPTION_SAMPLES, weight);
@@ -119,13 +144,13 @@ exc_record(PyTypeObject *type)
 
 /* Called for every exception the mechanism sees. */
 static inline void
-exc_event(PyTypeObject *type)
+exc_event(PyTypeObject *type, PyObject *exc)
 {
     exc_seen++;
     if (--exc_countdown > 0)
         return;
     exc_countdown = ssp_geometric_interval(exc_mean_interval);
-    exc_record(type);
+    exc_record(type, exc);
 }
 
 #if PY_VERSION_HEX < 0x030C0000
@@ -146,7 +171,7 @@ exc_new_common(int i, PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *self = exc_originals[i](type, args, kwds);
     if (self != NULL && exc_recording)
-        exc_event(type);
+        exc_event(type, self);
     return self;
 }
 
@@ -309,7 +334,7 @@ static PyObject *
 exc_on_raise(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (exc_recording && nargs == 3)
-        exc_event(Py_TYPE(args[2]));
+        exc_event(Py_TYPE(args[2]), args[2]);
     Py_RETURN_NONE;
 }
 
@@ -424,18 +449,9 @@ ssp_exceptions_start(ssp_walker *walker, const ss_config *cfg)
             return -1;
         }
     }
-    double mean = SSP_EXCEPTION_DEFAULT_INTERVAL;
-    const char *text = getenv("STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL");
-    if (text != NULL && *text) {
-        char *end;
-        double v = strtod(text, &end);
-        if (*end == '\0' && v >= 1.0 && v <= 1e9)
-            mean = v;
-        else
-            ss_log_once(SS_LOG_WARNING, "exception-interval",
-                        "stacksight: STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL=%.40s is not a number "
-                        ">= 1; using %g", text, SSP_EXCEPTION_DEFAULT_INTERVAL);
-    }
+    double mean = cfg->exception_sample_interval >= 1.0 ? cfg->exception_sample_interval
+                                                         : SSP_EXCEPTION_DEFAULT_INTERVAL;
+    exc_messages = cfg->collect_exception_message;
     exc_frames = frames;
     exc_max_frames = max;
     exc_walker = walker;

@@ -39,7 +39,7 @@ typedef struct ss_labels {
     uint32_t lock_name;
     uint32_t class_name;
     uint32_t task_name;
-    uint32_t reserved_;        /* keeps the struct free of padding for hashing */
+    uint32_t exception_message; /* only when STACKSIGHT_EXCEPTION_MESSAGES is on */
     int64_t task_id;
 } ss_labels;
 

@@ -249,6 +249,7 @@ void ss_config_init(ss_config *cfg, ss_language language)
     cfg->heap_enabled = 1;
     cfg->capture_pct = 1.0;
     cfg->heap_sample_bytes = 1024 * 1024;
+    cfg->exception_sample_interval = 20.0;
 }
 
 static const char *env(const char *name)
@@ -420,6 +421,13 @@ void ss_config_load_env(ss_config *cfg)
             warn_default("DD_PROFILING_HEAP_SAMPLE_SIZE", v, "a positive number of bytes", "1048576");
     }
     load_bool("STACKSIGHT_EXCEPTION_MESSAGES", &cfg->collect_exception_message);
+    if ((v = env("STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL"))) {
+        double n;
+        if (ss_parse_double(v, 1.0, 1e9, &n) == 0)
+            cfg->exception_sample_interval = n;
+        else
+            warn_default("STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL", v, "a number of exceptions >= 1", "20");
+    }
 }
 
 const char *ss_config_set_string(ss_config *cfg, const char *name, const char *value)

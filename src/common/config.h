@@ -57,6 +57,8 @@ typedef struct ss_config {
     double capture_pct;             /* DD_PROFILING_CAPTURE_PCT, 1 % of lock operations */
     int64_t heap_sample_bytes;      /* DD_PROFILING_HEAP_SAMPLE_SIZE, mean bytes between samples */
     int collect_exception_message;  /* STACKSIGHT_EXCEPTION_MESSAGES, off */
+    double exception_sample_interval; /* STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL: mean
+                                       * exceptions per sample, 20 (1 = all) */
 } ss_config;
 
 /* Defaults for `language`, then the environment on top. Warnings for every

@@ -95,6 +95,8 @@ int ss_gzip(const void *data, size_t len, ss_bytes *out)
     return rc == Z_STREAM_END ? 0 : -1;
 }
 
+#define LABEL_KEYS 8   /* label kinds of ss_labels */
+
 /* Per-profile dense numbering of interner ids. */
 typedef struct encoder_tables {
     uint32_t *string_index;     /* interner string id -> pprof index + 1, 0 = unassigned */
@@ -240,8 +242,8 @@ static int tables_init(encoder_tables *t, const ss_profile_buffer *buf)
     return add_literal(t, "") == 0 ? 0 : -1;
 }
 
-/* Labels of one row; returns how many were written into `out` (max 7). */
-static size_t build_labels(encoder_tables *t, const ss_labels *l, Label *out, int64_t keys[7])
+/* Labels of one row; returns how many were written into `out` (max LABEL_KEYS). */
+static size_t build_labels(encoder_tables *t, const ss_labels *l, Label *out, int64_t keys[LABEL_KEYS])
 {
     size_t n = 0;
 #define NUM_LABEL(field, k) \
@@ -255,6 +257,7 @@ static size_t build_labels(encoder_tables *t, const ss_labels *l, Label *out, in
     STR_LABEL(lock_name, keys[4])
     STR_LABEL(class_name, keys[5])
     STR_LABEL(task_name, keys[6])
+    STR_LABEL(exception_message, keys[7])
 #undef NUM_LABEL
 #undef STR_LABEL
     return n;
@@ -291,11 +294,11 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
         vtype_ptrs[ncols] = &vtypes[ncols];
         cols[ncols++] = k;
     }
-    int64_t label_keys[7] = {
+    int64_t label_keys[LABEL_KEYS] = {
         add_literal(&t, "thread id"), add_literal(&t, "thread native id"),
         add_literal(&t, "thread name"), add_literal(&t, "exception type"),
         add_literal(&t, "lock name"), add_literal(&t, "class name"),
-        add_literal(&t, "task name"),
+        add_literal(&t, "task name"), add_literal(&t, "exception message"),
     };
 
     size_t nrows = buf->nrows;
@@ -303,8 +306,8 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     sample_ptrs = calloc(nrows + 1, sizeof *sample_ptrs);
     location_ids = calloc((size_t)buf->nframes + 1, sizeof *location_ids);
     values = calloc((nrows + 1) * (ncols + 1), sizeof *values);
-    labels = calloc((nrows + 1) * 7, sizeof *labels);
-    label_ptrs = calloc((nrows + 1) * 7, sizeof *label_ptrs);
+    labels = calloc((nrows + 1) * LABEL_KEYS, sizeof *labels);
+    label_ptrs = calloc((nrows + 1) * LABEL_KEYS, sizeof *label_ptrs);
     if (!samples || !sample_ptrs || !location_ids || !values || !labels || !label_ptrs)
         goto done;
 
@@ -329,9 +332,9 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
         s->n_value = ncols;
         for (size_t c = 0; c < ncols; c++)
             s->value[c] = row->values[cols[c]];
-        Label *lab = &labels[nsamples * 7];
+        Label *lab = &labels[nsamples * LABEL_KEYS];
         s->n_label = build_labels(&t, &row->labels, lab, label_keys);
-        s->label = &label_ptrs[nsamples * 7];
+        s->label = &label_ptrs[nsamples * LABEL_KEYS];
         for (size_t i = 0; i < s->n_label; i++)
             s->label[i] = &lab[i];
         sample_ptrs[nsamples++] = s;

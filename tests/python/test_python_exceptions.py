@@ -126,3 +126,26 @@ def test_exception_types_behave_after_stop(tmp_path):
     """
     _, out = profile_run(tmp_path, body)
     assert "ok" in out
+
+
+def test_messages_only_when_asked(tmp_path):
+    code = """
+def fail():
+    for i in range(300):
+        try:
+            raise ValueError("card 4111 declined")
+        except ValueError:
+            pass
+prof.start()
+fail()
+prof.stop()
+"""
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    quiet, _ = profile_run(tmp_path / "off", code, STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL="1")
+    assert quiet.total("exception-samples") == 300
+    assert all("exception message" not in s.labels for s in quiet.samples)
+    loud, _ = profile_run(tmp_path / "on", code, STACKSIGHT_EXCEPTION_SAMPLE_INTERVAL="1",
+                          STACKSIGHT_EXCEPTION_MESSAGES="true")
+    messages = {s.labels.get("exception message") for s in loud.samples if s.values.get("exception-samples")}
+    assert messages == {"card 4111 declined"}
