@@ -80,6 +80,7 @@
 #define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
 #define SSP_MARKER_SLOTS      64u
 #define SSP_IOV_BATCH         1024u            /* IOV_MAX */
+#define SSP_PREFETCH_THREADS  256u             /* thread states read in one call per walk */
 
 /* Byte sizes of the parts of interpreter objects this file copies. */
 #define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
@@ -195,6 +196,13 @@ struct ssp_walker {
     PyCodeObject *vbuf;               /* validation copies, raw_cap slots of SSP_CODE_HDR */
     struct iovec *vlocal, *vremote;   /* raw_cap scatter-read descriptors */
     ssp_code_entry **ventry;          /* entry being validated by each descriptor */
+
+    /* Thread states of the previous walk, in list order, copied together
+     * in one scatter read at the start of the next walk (a thread that did
+     * not run then costs no read of its own). Guarded by walk_lock. */
+    uintptr_t prefetch_addr[SSP_PREFETCH_THREADS];
+    PyThreadState *prefetch_buf;      /* SSP_PREFETCH_THREADS copies */
+    uint32_t nprefetch;               /* addresses recorded by the last walk */
 
     /* --- capture state, guarded by the GIL --- */
     ssp_code_cache capture_cache;
@@ -1020,6 +1028,7 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
     w->vremote = calloc(w->raw_cap, sizeof *w->vremote);
     w->ventry = calloc(w->raw_cap, sizeof *w->ventry);
     w->ranges = calloc(SSP_MAX_CHUNKS, sizeof *w->ranges);
+    w->prefetch_buf = calloc(SSP_PREFETCH_THREADS, sizeof *w->prefetch_buf);
     if (!w->raw || !w->out || !w->vbuf || !w->vlocal || !w->vremote || !w->ventry ||
         !w->ranges || cache_init(&w->walk_cache, ss_safe_read) ||
         cache_init(&w->capture_cache, ssp_direct_read)) {
@@ -1047,6 +1056,7 @@ void ssp_walker_free(ssp_walker *w)
     free(w->vlocal);
     free(w->vremote);
     free(w->ventry);
+    free(w->prefetch_buf);
     pthread_mutex_destroy(&w->walk_lock);
     free(w);
 }
@@ -1065,6 +1075,11 @@ static void stats_add(ssp_walker *w, uint64_t walks, uint64_t threads, uint64_t 
 }
 
 int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
+{
+    return ssp_walker_walk_changed(w, visit, NULL, arg);
+}
+
+int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn unchanged, void *arg)
 {
     if (!w || !visit)
         return -1;
@@ -1100,13 +1115,31 @@ int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
     }
     int have = n == 3 && head == w->last_head;   /* bufs[0] already holds head */
     w->last_head = head;
+    /* Copy every thread state of the previous walk in one call. */
+    struct iovec ploc[SSP_PREFETCH_THREADS], prem[SSP_PREFETCH_THREADS];
+    uint32_t nprev = w->prefetch_buf ? w->nprefetch : 0, prefetched = 0, pcursor = 0;
+    for (uint32_t i = 0; i < nprev; i++) {
+        ploc[i] = (struct iovec){&w->prefetch_buf[i], sizeof *w->prefetch_buf};
+        prem[i] = (struct iovec){(void *)w->prefetch_addr[i], sizeof *w->prefetch_buf};
+    }
+    if (nprev)
+        prefetched = (uint32_t)ss_safe_readv(ploc, prem, nprev);
+    w->nprefetch = 0;
     uint64_t frames = 0, torn = 0;
     int visited = 0, cur = 0;
     uintptr_t t = head, tortoise = head;
     uint32_t power = 1, lam = 0;
     while (t && (uint32_t)visited < SSP_MAX_THREADS) {
         PyThreadState *ts = &bufs[cur];
-        ssp_thread_stack st = {0, 0, w->out, 0, 1};
+        ssp_thread_stack st = {0, 0, w->out, 0, 1, 0};
+        if (!have && pcursor < prefetched && w->prefetch_addr[pcursor] == t) {
+            memcpy(ts, &w->prefetch_buf[pcursor], sizeof *ts);
+            have = 1;
+        }
+        if (pcursor < nprev && w->prefetch_addr[pcursor] == t)
+            pcursor++;
+        if (w->nprefetch < SSP_PREFETCH_THREADS && !(t & 7))
+            w->prefetch_addr[w->nprefetch++] = t;
         if ((t & 7) || (!have && ss_safe_read(ts, (const void *)t, sizeof *ts)) ||
             ts->interp != w->interp) {
             /* unreadable or recycled thread state: the list is torn here */
@@ -1118,7 +1151,13 @@ int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
         st.thread_id = ts->thread_id;
         st.native_thread_id = ts->native_thread_id;
         uintptr_t next = (uintptr_t)ts->next;
-        sample_thread(w, t, ts, &st, next, &bufs[cur ^ 1], &have);
+        if (unchanged && unchanged(arg, ts->native_thread_id)) {
+            st.torn = 0;
+            st.unchanged = 1;
+            have = 0;                    /* the next thread state is read on its own */
+        } else {
+            sample_thread(w, t, ts, &st, next, &bufs[cur ^ 1], &have);
+        }
         visit(arg, &st);
         visited++;
         torn += (uint64_t)st.torn;
@@ -1179,6 +1218,7 @@ void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_th
     pthread_mutex_lock(&w->walk_lock);
     st->thread_id = snap->thread_id;
     st->native_thread_id = snap->native_thread_id;
+    st->unchanged = 0;
     st->frames = w->out;
     st->nframes = 0;
     st->torn = 0;
@@ -1330,6 +1370,12 @@ void ssp_walker_free(ssp_walker *w) { (void)w; }
 int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
 {
     (void)w; (void)visit; (void)arg;
+    return -1;
+}
+
+int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn unchanged, void *arg)
+{
+    (void)w; (void)visit; (void)unchanged; (void)arg;
     return -1;
 }
 

@@ -31,6 +31,8 @@ typedef struct ssp_thread_stack {
     const ss_frame *frames;          /* leaf first, valid only during the callback */
     uint32_t nframes;
     int torn;                        /* 1: the stack could not be read consistently; frames empty */
+    int unchanged;                   /* 1: the caller said the thread did not run since its
+                                      * last walk; frames were not read (empty) */
 } ssp_thread_stack;
 
 typedef void (*ssp_visit_fn)(void *arg, const ssp_thread_stack *stack);
@@ -56,6 +58,12 @@ void ssp_walker_after_fork_child(ssp_walker *w);
  * be read (e.g. finalizing). Calls on one walker are serialised by an internal
  * mutex; use one walker per sampling thread for parallel walks. */
 int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg);
+
+/* Same, asking `unchanged(arg, native_thread_id)` first for each thread: when
+ * it returns 1 the thread's stack is not read and the visit gets
+ * unchanged = 1 (the caller reuses the stack it saw last). */
+typedef int (*ssp_unchanged_fn)(void *arg, unsigned long native_thread_id);
+int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn unchanged, void *arg);
 
 /* Application thread WITH the GIL (used by exception/lock/memory profilers):
  * capture the calling thread's own stack into out (leaf first), at most max

@@ -16,6 +16,7 @@
 #include "../src/common/log.h"
 #include "../src/common/safe_read.h"
 #include "../src/common/cpu_timer.h"
+#include "../src/common/idle_stacks.h"
 #include "cpu_snapshots.h"
 #include "cpython_walker.h"
 #include "exception_profiler.h"
@@ -93,21 +94,46 @@ fill_labels(ss_labels *labels, unsigned long thread_id, unsigned long native_thr
     labels->thread_name = ssp_thread_names_get(thread_id);
 }
 
+/* What a walk's callbacks need besides the stack. */
+typedef struct walk_context {
+    ss_tick *tick;
+    ss_idle_stacks *idle;           /* last stacks of threads that did not run */
+} walk_context;
+
+static int
+thread_unchanged(void *arg, unsigned long native_thread_id)
+{
+    walk_context *wc = arg;
+    return wc->tick->kind == SS_TICK_WALL &&
+           ss_idle_stacks_unchanged(wc->idle, (pid_t)native_thread_id);
+}
+
 static void
 visit_thread(void *arg, const ssp_thread_stack *stack)
 {
-    ss_tick *tick = arg;
-    if (!ss_tick_wants(tick, (pid_t)stack->native_thread_id))
+    walk_context *wc = arg;
+    ss_tick *tick = wc->tick;
+    pid_t tid = (pid_t)stack->native_thread_id;
+    if (!ss_tick_wants(tick, tid))
         return;
-    if (stack->torn) {
+    const ss_frame *frames = stack->frames;
+    uint32_t nframes = stack->nframes;
+    if (stack->unchanged) {
+        nframes = ss_idle_stacks_get(wc->idle, tid, &frames);
+    }
+    else if (stack->torn) {
         tick->samples_torn++;
+        ss_idle_stacks_forget(wc->idle, tid);
         return;
     }
-    if (stack->nframes == 0)
+    else if (tick->kind == SS_TICK_WALL) {
+        ss_idle_stacks_store(wc->idle, tid, frames, nframes);
+    }
+    if (nframes == 0)
         return;   /* a thread state with no Python frame running */
     ss_labels labels;
     fill_labels(&labels, stack->thread_id, stack->native_thread_id);
-    ss_tick_report_thread(tick, stack->frames, stack->nframes, &labels);
+    ss_tick_report_thread(tick, frames, nframes, &labels);
 }
 
 /* CPU tick: charge each thread's slice to the stack it captured in the
@@ -138,13 +164,23 @@ report_cpu_snapshots(ssp_walker *walker, ss_tick *tick)
     return left_for_walk;
 }
 
+/* The binding's sampling state, created at start. */
+typedef struct python_sampler {
+    ssp_walker *walker;
+    ss_idle_stacks *idle;           /* owned by the sidecar while running; may be NULL */
+    uint32_t max_frames;            /* frames per stored stack */
+} python_sampler;
+
+static python_sampler active_sampler;
+
 static void
 sample_threads(void *ctx, ss_tick *tick)
 {
-    ssp_walker *walker = ctx;
-    if (tick->kind == SS_TICK_CPU && !report_cpu_snapshots(walker, tick))
+    python_sampler *ps = ctx;
+    if (tick->kind == SS_TICK_CPU && !report_cpu_snapshots(ps->walker, tick))
         return;
-    ssp_walker_walk(walker, visit_thread, tick);
+    walk_context wc = {tick, ps->idle};
+    ssp_walker_walk_changed(ps->walker, visit_thread, thread_unchanged, &wc);
 }
 
 /* ---- exception, lock and memory profiles ---------------------------------- */
@@ -354,12 +390,15 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
     ss_log_set_notify(notify_log);
     ssp_cpu_snapshots_reset();
     ss_cpu_timer_set_capture(ssp_cpu_snapshot_take);
+    active_sampler.walker = walker;
+    active_sampler.max_frames = (uint32_t)(cfg.max_frames < 2 ? 2 : cfg.max_frames);
+    active_sampler.idle = ss_idle_stacks_new(active_sampler.max_frames);
     ss_binding binding = {
         .family = "python",
         .runtime = "CPython",
         .runtime_version = runtime_version,
         .origin = "stacksight-python",
-        .ctx = walker,
+        .ctx = &active_sampler,
         .sample_threads = sample_threads,
         .period_end = (cfg.heap_enabled || cfg.memory_enabled) ? ssp_memory_period_end : NULL,
         .extra_values = event_value_mask(&cfg),
@@ -367,6 +406,8 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
     };
     if (ss_core_start(&cfg, &binding, err, sizeof err) != 0) {
         ssp_walker_free(walker);
+        ss_idle_stacks_free(active_sampler.idle);
+        active_sampler.idle = NULL;
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;
     }
@@ -405,6 +446,8 @@ native_stop(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         ssp_walker_free(active_walker);
         active_walker = NULL;
     }
+    ss_idle_stacks_free(active_sampler.idle);
+    active_sampler.idle = NULL;
     drain_log_with_gil();
     Py_RETURN_NONE;
 }
@@ -422,6 +465,9 @@ native_after_fork_child(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored
         /* The parent's sampler thread does not exist here, but it may have
          * held the walker's lock at fork time: reset it before restarting. */
         ssp_walker_after_fork_child(active_walker);
+        /* The parent's sidecar may have been updating the idle stacks. */
+        ss_idle_stacks_free(active_sampler.idle);
+        active_sampler.idle = ss_idle_stacks_new(active_sampler.max_frames);
         ss_core_restart_in_child();
     }
     drain_log_with_gil();

@@ -230,6 +230,7 @@ static void finish_period(ss_bytes *scratch)
 static void *uploader_main(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "stacksight-upl");
     ss_bytes scratch = {0};
     struct timespec deadline;
     pthread_mutex_lock(&core.lock);

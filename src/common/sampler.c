@@ -137,6 +137,7 @@ static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t 
 static void *sampler_main(void *arg)
 {
     ss_sampler *s = arg;
+    pthread_setname_np(pthread_self(), "stacksight-smp");   /* visible in top -H, perf */
     int64_t interval = s->base_interval_ns;
     double avg_cost_ns = 0;
     int event_fd = s->use_cpu_timers ? ss_cpu_timer_event_fd() : -1;

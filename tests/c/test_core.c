@@ -5,6 +5,7 @@
  * of unmapped memory and the per-thread CPU clock. Run by `make test`, and
  * under ASan/UBSan and valgrind by `make test-asan` / `make test-valgrind`. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "config.h"
 #include "core.h"
 #include "exporter.h"
+#include "idle_stacks.h"
 #include "interner.h"
 #include "log.h"
 #include "pprof_encoder.h"
@@ -238,6 +240,46 @@ static void test_thread_clock(void)
     ss_cpu_tracker_end_tick(&t);
 }
 
+static volatile int sleeper_stop;
+static volatile pid_t sleeper_tid;
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    sleeper_tid = ss_gettid();
+    while (!sleeper_stop)
+        usleep(200000);
+    return NULL;
+}
+
+static void test_idle_stacks(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, sleeper, NULL);
+    while (!sleeper_tid)
+        usleep(1000);
+    usleep(20000);   /* let it reach its sleep */
+    ss_idle_stacks *c = ss_idle_stacks_new(4);
+    ss_frame stack[2] = {{1, 10}, {2, 20}};
+    const ss_frame *got;
+    CHECK(ss_idle_stacks_unchanged(c, sleeper_tid) == 0);   /* nothing stored yet */
+    ss_idle_stacks_store(c, sleeper_tid, stack, 2);
+    CHECK(ss_idle_stacks_unchanged(c, sleeper_tid) == 1);   /* it did not run since */
+    CHECK(ss_idle_stacks_get(c, sleeper_tid, &got) == 2 && got[1].line == 20);
+    /* A thread that runs is read again. */
+    CHECK(ss_idle_stacks_unchanged(c, ss_gettid()) == 0);
+    ss_idle_stacks_store(c, ss_gettid(), stack, 1);
+    volatile double x = 0;
+    for (int i = 0; i < 1000000; i++)
+        x += i;
+    CHECK(ss_idle_stacks_unchanged(c, ss_gettid()) == 0);
+    ss_idle_stacks_forget(c, sleeper_tid);
+    CHECK(ss_idle_stacks_get(c, sleeper_tid, &got) == 0);
+    ss_idle_stacks_free(c);
+    sleeper_stop = 1;
+    pthread_join(t, NULL);
+}
+
 int main(void)
 {
     test_parsers();
@@ -247,6 +289,7 @@ int main(void)
     test_event_json();
     test_safe_read();
     test_thread_clock();
+    test_idle_stacks();
     drain_warnings(NULL);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
