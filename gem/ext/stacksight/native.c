@@ -8,6 +8,7 @@
  * exec (lib/stacksight/hooks.rb). */
 #define _GNU_SOURCE
 #include "rb_stacksight.h"
+#include "events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +138,7 @@ static VALUE native_pop_logs(VALUE self)
 static VALUE native_resolve(VALUE self)
 {
     (void)self;
+    ev_allocations_resolve();
     return INT2NUM(rt_resolve_pending());
 }
 
@@ -211,6 +213,18 @@ static void build_config(ss_config *cfg, VALUE opts)
     cfg->sample_hz = (int)num_opt(opts, "sample_hz", 1, 10000, cfg->sample_hz);
     cfg->max_frames = (int)num_opt(opts, "max_frames", 1, 10000, cfg->max_frames);
     cfg->overhead_pct = num_opt(opts, "overhead_target_percentage", 0.01, 100, cfg->overhead_pct);
+    /* Event profiles (events.h): true/false switches, lock capture %, heap sample bytes. */
+    static const char *const switches[] = {"exception_enabled", "lock_enabled", "allocation_enabled", "heap_enabled"};
+    int *fields[] = {&cfg->exception_enabled, &cfg->lock_enabled, &cfg->memory_enabled, &cfg->heap_enabled};
+    for (int i = 0; i < 4; i++) {
+        VALUE v = opt(opts, switches[i]);
+        if (v == Qtrue || v == Qfalse)
+            *fields[i] = v == Qtrue;
+        else if (!NIL_P(v))
+            rb_raise(rb_eArgError, "stacksight: %s must be true or false", switches[i]);
+    }
+    cfg->capture_pct = num_opt(opts, "capture_pct", 0, 100, cfg->capture_pct);
+    cfg->heap_sample_bytes = (int64_t)num_opt(opts, "heap_sample_size", 1, 1099511627776.0, (double)cfg->heap_sample_bytes);
     VALUE dflt = opt(opts, "default_service");
     if (!cfg->service[0] && RB_TYPE_P(dflt, T_STRING))
         ss_config_set_string(cfg, "service", StringValueCStr(dflt));
@@ -256,11 +270,26 @@ static VALUE start_with(const ss_config *cfg)
     binding.origin = "stacksight-ruby";
     binding.ctx = NULL;
     binding.sample_threads = rt_sample_threads;
-    binding.period_end = NULL;
+    binding.period_end = cfg->heap_enabled ? ev_allocations_period_end : NULL;
     binding.extra_values = 0;
+    if (ev_prepare(cfg->max_frames) != 0)
+        return rb_str_new_cstr("out of memory for the event profiles' buffers");
+    if (cfg->exception_enabled)
+        binding.extra_values |= SS_MASK(SS_EXCEPTION_SAMPLES);
+    if (cfg->lock_enabled)
+        binding.extra_values |= SS_MASK(SS_LOCK_ACQUIRE) | SS_MASK(SS_LOCK_ACQUIRE_WAIT) |
+                                SS_MASK(SS_LOCK_RELEASE) | SS_MASK(SS_LOCK_RELEASE_HOLD);
+    if (cfg->memory_enabled)
+        binding.extra_values |= SS_MASK(SS_ALLOC_SAMPLES) | SS_MASK(SS_ALLOC_SPACE);
+    if (cfg->heap_enabled)
+        binding.extra_values |= SS_MASK(SS_HEAP_LIVE_SAMPLES) | SS_MASK(SS_HEAP_SPACE);
     char err[256];
     if (ss_core_start(cfg, &binding, err, sizeof err) != 0)
         return rb_str_new_cstr(err);
+    /* Each logs why it cannot start; the others and the application go on. */
+    ev_exceptions_start(cfg);
+    ev_mutexes_start(cfg);
+    ev_allocations_start(cfg);
     if (!atfork_done) {
         /* After the core's: prepare handlers run in reverse order, so the
          * table lock is taken before the core's locks, as the sidecar does. */
@@ -293,8 +322,13 @@ static void *stop_without_gvl(void *flush)
 static void stop_core(int flush)
 {
     rb_tracepoint_disable(thread_hook);
+    ev_exceptions_pause();
+    ev_mutexes_pause();
+    ev_allocations_resolve();
+    ev_allocations_pause();
     rt_resolve_pending();
     rb_thread_call_without_gvl(stop_without_gvl, flush ? (void *)1 : NULL, RUBY_UBF_IO, NULL);
+    ev_allocations_stop();
     ss_log_set_notify(NULL);
 }
 
@@ -369,6 +403,7 @@ static VALUE native_stats(VALUE self)
     PUT("signals", rt_stat_requests());
     PUT("skipped", rt_stat_skipped());
     PUT("torn", rt_stat_torn());
+    PUT("allocation_samples_dropped", ev_allocations_dropped());
 #undef PUT
     return h;
 }
@@ -398,6 +433,7 @@ static VALUE native_env_enabled(VALUE self)
 static VALUE native_flush(VALUE self)
 {
     (void)self;
+    ev_allocations_resolve();
     rt_resolve_pending();
     ss_core_request_flush();
     return Qnil;
@@ -414,6 +450,9 @@ __attribute__((visibility("default"))) void Init_stacksight_native(void)
     rt_resolve_init(mNative);
     thread_hook = rb_tracepoint_new(Qnil, RUBY_EVENT_THREAD_BEGIN | RUBY_EVENT_THREAD_END, on_thread_event, NULL);
     rb_gc_register_address(&thread_hook);
+    ev_exceptions_init(mNative);
+    ev_mutexes_init(mNative);
+    ev_allocations_init(mNative);
     rb_define_const(mNative, "PROFILER_VERSION", rb_str_new_cstr(SS_PROFILER_VERSION));
     rb_define_singleton_method(mNative, "start", native_start, 1);
     rb_define_singleton_method(mNative, "stop", native_stop, 1);

@@ -56,7 +56,8 @@ static const rb_data_type_t root_type = {
 
 void rt_resolve_init(VALUE module)
 {
-    VALUE root = TypedData_Wrap_Struct(rb_cObject, &root_type, NULL);
+    /* Non-NULL data: Ruby calls dmark only for a non-NULL pointer (unpinned frames crashed under GC.compact). */
+    VALUE root = TypedData_Wrap_Struct(rb_cObject, &root_type, (void *)cache);
     rb_const_set(module, rb_intern("FRAME_ROOT"), root);
     rb_gc_register_mark_object(root);
     gc_function = ss_intern_function(ss_intern_cstr("(garbage collection)"), SS_STRING_NONE, 0);

@@ -51,6 +51,7 @@ module Stacksight
         warn "stacksight exec: missing COMMAND\n\n#{USAGE}"
         return 2
       end
+      return exec_python(args) if python_command?(args.first)
       ENV["RUBYOPT"] = rubyopt(ENV["RUBYOPT"])
       begin
         Kernel.exec(*args)
@@ -58,6 +59,34 @@ module Stacksight
         warn "stacksight exec: cannot run #{args.first}: #{e.message}"
         e.is_a?(Errno::ENOENT) ? 127 : 126
       end
+    end
+
+    # A Python program is profiled by the Python package's stacksight-run.
+    def python_command?(command)
+      name = File.basename(command)
+      return true if name.match?(/\Apython[0-9.]*\z/)
+      path = ENV.fetch("PATH", "").split(File::PATH_SEPARATOR).map { |dir| File.join(dir, command) }
+                .find { |candidate| File.file?(candidate) && File.executable?(candidate) }
+      path && File.open(path, "rb") { |f| f.readline(200).to_s.include?("python") }
+    rescue SystemCallError, EOFError
+      false
+    end
+
+    def exec_python(args)
+      python = ENV.fetch("STACKSIGHT_PYTHON", "python3")
+      if system(python, "-c", "import stacksight.run", out: File::NULL, err: File::NULL)
+        begin
+          Kernel.exec(python, "-m", "stacksight.run", *args)
+        rescue SystemCallError => e
+          warn "stacksight exec: cannot run #{python}: #{e.message}"
+          return 127
+        end
+      end
+      warn <<~TEXT
+        stacksight exec: profiling Python needs stacksight's Python package, which #{python} cannot import.
+        Install it with:  pip install stacksight   (or from a checkout:  pip install .)
+      TEXT
+      1
     end
 
     def serve(args)

@@ -6,6 +6,9 @@ module Stacksight
     class Profiling
       attr_accessor :enabled, :upload_period, :output_pprof, :sample_hz, :max_frames,
                     :overhead_target_percentage
+      # Profile types (nil: DD_PROFILING_*_ENABLED decides) and their sampling.
+      attr_accessor :exception_enabled, :lock_enabled, :allocation_enabled, :heap_enabled,
+                    :capture_pct, :heap_sample_size
     end
 
     attr_accessor :env, :service, :version, :tags
@@ -21,7 +24,10 @@ module Stacksight
       {
         env: env, service: service, version: version, tags: tags, url: agent_url,
         output_pprof: p.output_pprof, upload_period: p.upload_period, sample_hz: p.sample_hz,
-        max_frames: p.max_frames, overhead_target_percentage: p.overhead_target_percentage
+        max_frames: p.max_frames, overhead_target_percentage: p.overhead_target_percentage,
+        exception_enabled: p.exception_enabled, lock_enabled: p.lock_enabled,
+        allocation_enabled: p.allocation_enabled, heap_enabled: p.heap_enabled,
+        capture_pct: p.capture_pct, heap_sample_size: p.heap_sample_size
       }.compact
     end
 

@@ -11,12 +11,20 @@ module Stacksight
     #   output_pprof: file prefix; profiles are written to <prefix>.<pid>.<seq>.pprof
     #   upload_period: seconds per profile; sample_hz; max_frames;
     #   overhead_target_percentage: CPU budget in % of one core
+    #   exception_enabled, lock_enabled, allocation_enabled, heap_enabled: true/false
+    #   (DD_PROFILING_*_ENABLED); capture_pct: % of lock acquisitions recorded;
+    #   heap_sample_size: mean bytes (40 per object) between allocation samples
     def initialize(env: nil, service: nil, version: nil, tags: nil, url: nil, output_pprof: nil,
-                   upload_period: nil, sample_hz: nil, max_frames: nil, overhead_target_percentage: nil)
+                   upload_period: nil, sample_hz: nil, max_frames: nil, overhead_target_percentage: nil,
+                   exception_enabled: nil, lock_enabled: nil, allocation_enabled: nil, heap_enabled: nil,
+                   capture_pct: nil, heap_sample_size: nil)
       @options = {
         env: env, service: service, version: version, tags: tags, url: url, output_pprof: output_pprof,
         upload_period: upload_period, sample_hz: sample_hz, max_frames: max_frames,
-        overhead_target_percentage: overhead_target_percentage
+        overhead_target_percentage: overhead_target_percentage,
+        exception_enabled: exception_enabled, lock_enabled: lock_enabled,
+        allocation_enabled: allocation_enabled, heap_enabled: heap_enabled,
+        capture_pct: capture_pct, heap_sample_size: heap_sample_size
       }.compact
       unless tags.nil? || tags.is_a?(Hash) || tags.is_a?(String)
         raise ArgumentError, "tags must be a Hash or a \"k:v,k:v\" String, not #{tags.class}"
@@ -39,6 +47,10 @@ module Stacksight
         return false
       end
       @started = true
+      if Native.lock_recording?
+        require_relative "lock_tracking"
+        LockTracking.install
+      end
       Stacksight.__send__(:started, self)
       true
     end
