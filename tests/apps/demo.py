@@ -32,9 +32,6 @@ def free_port(preferred=8126):
 
 
 def start_serve():
-    pid_file = os.path.join(OUT, "serve.pid")
-    if os.path.exists(pid_file):
-        subprocess.run([sys.executable, __file__, "--stop"], check=False)
     port = free_port()
     log = open(os.path.join(OUT, "serve.log"), "w")
     proc = subprocess.Popen([sys.executable, "-m", "stacksight", "serve", "--port", str(port),
@@ -115,7 +112,7 @@ def print_top(url, service, type_name, title, unit_scale, unit):
 
 def wait_for_uploads(url, services):
     for _ in range(100):
-        facets = json.load(urllib.request.urlopen(url + "/api/facets", timeout=10))
+        facets = json.load(urllib.request.urlopen(url + "/api/facets", timeout=10))["facets"]
         seen = {v["value"] for v in facets.get("service", [])}
         if all(s in seen for s in services):
             return
@@ -140,6 +137,13 @@ def main():
         stop()
         return
     os.makedirs(OUT, exist_ok=True)
+    # Each demo shows its own run: stop an earlier explorer, start from an
+    # empty store and no old profile files.
+    if os.path.exists(os.path.join(OUT, "serve.pid")):
+        stop()
+    for name in os.listdir(OUT):
+        if name.startswith("profiles.db") or name.endswith(".pprof"):
+            os.unlink(os.path.join(OUT, name))
     url = start_serve()
     print(f"stacksight serve is receiving profiles at {url}")
     run_python_app(url)
