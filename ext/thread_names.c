@@ -1,8 +1,8 @@
 /* thread_names.c - ident -> interned thread name (see thread_names.h).
  *
- * Open addressing keyed by ident. Forgetting a thread keeps its key with
- * name 0 so probe chains stay intact; when the table fills up it is rebuilt
- * without those entries. Thread idents are pthread_t values, which the C
+ * Open addressing keyed by ident. A thread that ended keeps its entry (its
+ * last samples may be resolved after it exits) until the table fills up and
+ * is rebuilt without ended threads. Thread idents are pthread_t values, which the C
  * library reuses, so the table stays small in practice. */
 #include "thread_names.h"
 
@@ -17,7 +17,8 @@
 
 typedef struct name_slot {
     unsigned long ident;  /* threading.get_ident(); 0 = never used */
-    uint32_t name;        /* interned string id; 0 = thread forgotten */
+    uint32_t name;        /* interned string id */
+    int ended;            /* the thread finished; dropped at the next rebuild */
 } name_slot;
 
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,7 +44,7 @@ static void rebuild_locked(void)
     static name_slot keep[NAME_SLOTS];
     unsigned n = 0;
     for (unsigned i = 0; i < NAME_SLOTS; i++)
-        if (slots[i].ident && slots[i].name)
+        if (slots[i].ident && !slots[i].ended)
             keep[n++] = slots[i];
     memset(slots, 0, sizeof slots);
     used = 0;
@@ -73,6 +74,7 @@ void ssp_thread_names_set(unsigned long ident, const char *name, size_t len)
     if (s) {
         s->ident = ident;
         s->name = id;
+        s->ended = 0;
     }
     pthread_mutex_unlock(&names_lock);
 }
@@ -84,7 +86,7 @@ void ssp_thread_names_forget(unsigned long ident)
     pthread_mutex_lock(&names_lock);
     name_slot *s = probe_locked(ident);
     if (s && s->ident == ident)
-        s->name = 0;
+        s->ended = 1;   /* keep the name for samples taken while it exits */
     pthread_mutex_unlock(&names_lock);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 void ssp_thread_names_set(unsigned long ident, const char *name, size_t len);
+/* The thread ended: its entry may be dropped when the table fills up. */
 void ssp_thread_names_forget(unsigned long ident);
 /* Interned string id of the name, 0 if unknown. */
 uint32_t ssp_thread_names_get(unsigned long ident);

@@ -22,12 +22,17 @@ def _tell(native, ident, name):
 
 def _bootstrap(self):
     # The first Python code a new thread runs: name it before any sample can
-    # see it. The entry stays after the thread ends (a later thread with the
-    # same ident replaces it), so its last samples keep their name too.
+    # see it. At the end the entry is only marked ended (the name stays for
+    # samples taken while the thread exits; a full table drops ended ones).
     native = _native
+    ident = threading.get_ident()
     if native is not None:
-        _tell(native, threading.get_ident(), self._name)
-    _original_bootstrap(self)
+        _tell(native, ident, self._name)
+    try:
+        _original_bootstrap(self)
+    finally:
+        if native is not None:
+            native.forget_thread(ident)
 
 
 def _set_name(self, name):
