@@ -179,4 +179,84 @@ class TestSampling < Minitest::Test
     out, = assert_ok(run_ruby(code, env: env("STACKSIGHT_SAMPLE_HZ" => 1000)))
     assert_equal "ok", out.strip
   end
+
+  # Threads that alternate a little CPU work and a short wait are mostly seen
+  # waiting at any given instant; their CPU must still land on the work.
+  def test_cpu_of_threads_alternating_work_and_sleep_goes_to_the_work
+    code = <<~RUBY
+      require "stacksight"
+      def spin(n) = n.times { |i| i * i }
+      def compute
+        c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
+        spin(200) while Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0 < 0.001
+      end
+      require "json"
+      Stacksight::Profiler.new(service: "alternate").start
+      cpu = Queue.new
+      threads = 2.times.map do |i|
+        Thread.new do
+          Thread.current.name = "alt-\#{i}"
+          c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
+          t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+          while Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0 < 3
+            compute
+            sleep 0.002
+          end
+          cpu << Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0
+        end
+      end
+      threads.each(&:join)
+      Stacksight.stop
+      puts JSON.dump(Stacksight::Native.stats)
+      puts cpu.pop + cpu.pop
+    RUBY
+    out, = assert_ok(run_ruby(code, env: env))
+    stats = JSON.parse(out.lines[-2])
+    burned = Float(out.lines.last) * 1e9
+    alt = samples(@prefix).select { |s| s.labels["thread name"].to_s.start_with?("alt-") }
+    total = sum(alt, "cpu-time").to_f
+    work = sum(alt.select { |s| s.stack.include?("Object#compute") }, "cpu-time")
+    asleep = sum(alt.select { |s| s.stack.first == "Kernel#sleep" }, "cpu-time")
+    puts "\n  alternating threads: #{(100 * work / total).round(1)} % of CPU on Object#compute, " \
+         "#{(100 * asleep / total).round(1)} % on Kernel#sleep (profiled #{(total / 1e9).round(2)} s, " \
+         "burned #{(burned / 1e9).round(2)} s)"
+    assert_in_delta 1.0, total / burned, 0.15, "profiled #{total / 1e9}s of CPU, threads burned #{burned / 1e9}s"
+    assert_operator work / total, :>=, 0.9, "CPU on Object#compute"
+    # CPU comes from CPU-clock timers; a waiting thread is signalled only to
+    # learn where it waits (each thread once here), never every tick.
+    assert_operator stats["cpu_captures"], :>, 50, stats.inspect
+    assert_operator stats["signals"], :<, 30, stats.inspect
+  end
+
+  # A thread that computes and then blocks for long must have its wall time
+  # at the blocking call, though no CPU slice ever captured it there.
+  def test_wall_of_a_thread_blocked_after_computing_goes_to_the_blocking_call
+    code = <<~RUBY
+      require "stacksight"
+      def spin(n) = n.times { |i| i * i }
+      def compute
+        c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
+        spin(1000) while Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0 < 0.3
+      end
+      Stacksight::Profiler.new.start
+      q = Queue.new
+      t = Thread.new do
+        Thread.current.name = "worker"
+        compute
+        q.pop
+      end
+      sleep 0.05 until t.status == "sleep" && t.backtrace.to_a.any? { |l| l.include?("pop") }
+      sleep 2
+      q << 1
+      t.join
+      Stacksight.stop
+    RUBY
+    assert_ok(run_ruby(code, env: env))
+    worker = samples(@prefix).select { |s| s.labels["thread name"] == "worker" }
+    pop = worker.select { |s| s.stack.first == "Thread::Queue#pop" }
+    computing = worker.select { |s| s.stack.include?("Object#compute") }
+    assert_operator sum(pop, "wall-time"), :>, 1.7e9, "wall at Queue#pop"
+    assert_operator sum(computing, "cpu-time"), :>, 0.2e9, "CPU at Object#compute"
+    assert_operator sum(pop, "cpu-time"), :<, 20e6, "a waiting thread burns (almost) no CPU"
+  end
 end

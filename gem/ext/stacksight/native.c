@@ -246,8 +246,9 @@ static int pool_slots(const ss_config *cfg)
 
 static const char *prepare(const ss_config *cfg)
 {
-    if (rt_capture_install() != 0)
-        return "cannot install the SIGPROF handler";
+    const char *why = rt_capture_install();
+    if (why)
+        return why;
     if (rt_pool_ensure(pool_slots(cfg), cfg->max_frames) != 0 || rt_threads_init(cfg->max_frames) != 0)
         return "out of memory for the capture buffers";
     rt_pool_reset();
@@ -283,6 +284,7 @@ static VALUE start_with(const ss_config *cfg)
         binding.extra_values |= SS_MASK(SS_ALLOC_SAMPLES) | SS_MASK(SS_ALLOC_SPACE);
     if (cfg->heap_enabled)
         binding.extra_values |= SS_MASK(SS_HEAP_LIVE_SAMPLES) | SS_MASK(SS_HEAP_SPACE);
+    binding.cpu_timers = 1;   /* CPU charged at CPU-clock timer captures (capture.c) */
     char err[256];
     if (ss_core_start(cfg, &binding, err, sizeof err) != 0)
         return rb_str_new_cstr(err);
@@ -363,8 +365,9 @@ static VALUE native_after_fork_child(VALUE self)
     return ss_core_restart_in_child() == 0 ? Qtrue : Qfalse;
 }
 
-/* Stacksight::Native.before_exec - stop (flushing) and drop pending SIGPROFs,
- * which would otherwise survive execve and kill the new program. */
+/* Stacksight::Native.before_exec - stop (flushing; the sampler deletes the
+ * CPU timers) and drop pending SIGPROFs, which would otherwise survive execve
+ * and kill the new program. */
 static VALUE native_before_exec(VALUE self)
 {
     (void)self;
@@ -404,6 +407,9 @@ static VALUE native_stats(VALUE self)
     PUT("skipped", rt_stat_skipped());
     PUT("torn", rt_stat_torn());
     PUT("allocation_samples_dropped", ev_allocations_dropped());
+    PUT("cpu_slices", rt_stat_slices());
+    PUT("cpu_captures", rt_stat_attached());
+    PUT("cpu_timers", s.sampler.cpu_timers);
 #undef PUT
     return h;
 }

@@ -1,17 +1,19 @@
 /* rb_stacksight.h - what the Ruby binding's files share.
  *
  * Ruby 3.1 cannot read another thread's frames, so every stack is taken by
- * the thread itself: the core's sidecar decides which threads need a fresh
- * stack (those that burned CPU since the last tick), asks them with a SIGPROF
- * carrying a capture-slot number, and the signal handler fills that slot with
- * rb_profile_frames. A Ruby helper thread later turns the raw frame objects
- * into interned names under the GVL and adds them to the aggregator. Threads
- * that burned no CPU are charged wall time at their last resolved stack
- * without being signalled.
+ * the thread itself, in a SIGPROF handler, with rb_profile_frames into a
+ * preallocated capture slot. Running threads are interrupted by the core's
+ * per-thread CPU-clock timers (src/common/cpu_timer.c) after every slice of
+ * CPU they use, so their CPU is charged to the code that used it. A thread
+ * that does not run is signalled only to learn where it waits: once when it
+ * is seen for the first time, and once when it blocks after running. A Ruby
+ * helper thread later turns the raw frame objects into interned names under
+ * the GVL and adds them to the aggregator. Wall time of a thread goes to its
+ * newest stack.
  *
  *   threads.c  - table of Ruby threads the sidecar can read without the GVL,
  *                and the sidecar's per-tick decision (sample_threads)
- *   capture.c  - the capture-slot pool and the SIGPROF handler
+ *   capture.c  - the capture-slot pool and the SIGPROF handlers
  *   resolve.c  - frame objects -> function ids (cache kept alive across GC)
  *   native.c   - the Stacksight::Native module: start/stop, fork, exec, logs */
 #ifndef RB_STACKSIGHT_H
@@ -29,10 +31,12 @@
 /* ---- capture slots (capture.c) ------------------------------------------ */
 
 enum rt_capture_state {
-    RT_FREE,        /* unused; the sidecar may claim it */
-    RT_REQUESTED,   /* claimed and signalled; the handler has not run yet */
-    RT_WRITING,     /* the handler is filling it */
-    RT_READY,       /* filled; waiting for the resolver */
+    RT_FREE,        /* unused; the sidecar (request) or a CPU-slice handler may claim it */
+    RT_REQUESTED,   /* claimed by the sidecar and signalled; the handler has not run yet */
+    RT_WRITING,     /* a handler is filling it */
+    RT_CAPTURED,    /* filled by a CPU-slice handler; the sidecar has not attached it
+                     * to its thread yet (then RT_READY) */
+    RT_READY,       /* filled and attached; waiting for the resolver */
     RT_RESOLVING    /* the resolver took it (frames still marked for GC) */
 };
 
@@ -41,11 +45,11 @@ enum rt_capture_state {
 
 typedef struct rt_capture {
     _Atomic int state;        /* enum rt_capture_state */
-    pid_t tid;                /* thread asked to fill the slot */
+    pid_t tid;                /* thread that fills the slot */
     int thread;               /* index in the thread table at request time */
     uint32_t thread_gen;      /* that entry's generation, to detect reuse */
     uint64_t seq;             /* request number, orders captures of one thread */
-    int64_t requested_ns;     /* monotonic time of the request (stale detection) */
+    int64_t requested_ns;     /* monotonic time of the request or capture (stale detection) */
     int n;                    /* frames written, or RT_FRAMES_TORN / RT_FRAMES_GC */
     int64_t handler_ns;       /* CPU the handler spent (overhead accounting) */
     ss_labels labels;         /* labels of the thread, copied at request time */
@@ -65,9 +69,12 @@ typedef struct rt_pool {
 /* The current pool. Replaced (never freed) when a start needs a bigger one. */
 extern rt_pool *_Atomic rt_current_pool;
 
-int rt_capture_install(void);                 /* SIGPROF handler; idempotent */
+/* Install the core's CPU-timer SIGPROF handler with our capture hook, and
+ * ours (one-off requests) in front of it. Idempotent. NULL, or why not. */
+const char *rt_capture_install(void);
 int rt_pool_ensure(int nslots, int max_frames);
-/* Sidecar: ask thread `tid` to fill slot `idx`. 0, or -1 if the thread is gone. */
+/* Sidecar: ask thread `tid` (running or not) to fill slot `idx` now. 0, or
+ * -1 if the thread is gone. */
 int rt_capture_request(int idx, pid_t tid);
 /* Drop every claimed slot (after fork, at start). */
 void rt_pool_reset(void);
@@ -76,6 +83,9 @@ void rt_capture_discard_pending(void);
 /* CPU spent by handlers since the last call (sidecar's overhead budget). */
 int64_t rt_capture_take_cost(void);
 void rt_capture_add_cost(int64_t ns);
+/* While on, CPU-slice signals capture nothing (overhead budget spent). */
+void rt_capture_pause(int on);
+uint64_t rt_stat_slices(void);                /* CPU-slice captures taken */
 
 /* ---- thread table (threads.c) ------------------------------------------- */
 
@@ -87,12 +97,17 @@ typedef struct rt_thread {
     uint32_t gen;             /* bumped each time the entry is (re)used */
     int excluded;             /* our own helper thread: never sampled */
     ss_labels labels;         /* thread id, native id, name (string id) */
-    int latest;               /* capture slot of the newest request, -1 none */
+    int latest;               /* capture slot of the newest stack not resolved yet, -1 none */
     int64_t carry_cpu, carry_wall;  /* time not yet charged to any stack */
     int64_t carry_cpu_n, carry_wall_n;
     ss_frame *last;           /* last resolved stack (max_frames), for blocked threads */
     uint32_t nlast;           /* frames in `last`; 0 = none yet */
     uint64_t last_seq;        /* request number `last` came from */
+    int64_t tick_cpu;         /* the thread's CPU clock at the previous wall tick, -1 unknown */
+    int moved;                /* ran since its newest stack: blocked now = stack unknown */
+    int64_t requested_ns;     /* last one-off request, for retries */
+    int64_t ran_ns;           /* last wall tick that saw it use CPU */
+    int woken;                /* signalled for a request since the previous wall tick */
 } rt_thread;
 
 extern pthread_mutex_t rt_table_lock;   /* guards the table and slot accumulators */
@@ -114,6 +129,7 @@ void rt_wake_helper(void);
 void rt_set_wake_fd(int fd);
 uint64_t rt_stat_requests(void);
 uint64_t rt_stat_skipped(void);
+uint64_t rt_stat_attached(void);              /* CPU-slice captures charged */
 
 /* ---- resolution (resolve.c) --------------------------------------------- */
 

@@ -37,7 +37,7 @@ static void root_mark(void *p)
         for (int i = 0; i < pool->nslots; i++) {
             rt_capture *c = &pool->slots[i];
             int st = atomic_load(&c->state);
-            if (st != RT_READY && st != RT_RESOLVING)
+            if (st != RT_CAPTURED && st != RT_READY && st != RT_RESOLVING)
                 continue;
             for (int j = 0; j < c->n; j++)
                 rb_gc_mark(c->frames[j]);
