@@ -33,6 +33,7 @@ def free_port(preferred=8126):
 
 def start_serve():
     port = free_port()
+    pid_file = os.path.join(OUT, "serve.pid")
     log = open(os.path.join(OUT, "serve.log"), "w")
     proc = subprocess.Popen([sys.executable, "-m", "stacksight", "serve", "--port", str(port),
                              "--db", os.path.join(OUT, "profiles.db")],

@@ -26,7 +26,10 @@ class TestAllocations < Minitest::Test
       code = "require 'stacksight'\nStacksight.start\n#{ALLOCATORS}\nStacksight.stop\nputs $kept.size\n"
       # 400 bytes = one object in 10 on average.
       out, = assert_ok(run_ruby(code, env: { "DD_PROFILING_OUTPUT_PPROF" => prefix, "DD_PROFILING_UPLOAD_PERIOD" => "30",
-                                             "DD_PROFILING_HEAP_SAMPLE_SIZE" => "400" }.merge(env)))
+                                             "DD_PROFILING_HEAP_SAMPLE_SIZE" => "400",
+                                             # off by default in Ruby (a hook on every allocation)
+                                             "DD_PROFILING_ALLOCATION_ENABLED" => "true",
+                                             "DD_PROFILING_HEAP_ENABLED" => "true" }.merge(env)))
       assert_equal "40000", out.strip
       return samples(prefix)
     end
@@ -64,6 +67,15 @@ class TestAllocations < Minitest::Test
     s = profile("DD_PROFILING_ALLOCATION_ENABLED" => "false")
     refute s.any? { |x| x.values.key?("alloc-samples") }
     assert_in_delta 40_000, by_class(s, "heap-live-samples")["Widget"], 40_000 * 0.15
+  end
+
+  def test_off_by_default
+    Dir.mktmpdir do |dir|
+      prefix = File.join(dir, "p")
+      code = "require 'stacksight'\nStacksight.start\n#{ALLOCATORS}\nStacksight.stop\n"
+      assert_ok(run_ruby(code, env: { "DD_PROFILING_OUTPUT_PPROF" => prefix, "DD_PROFILING_UPLOAD_PERIOD" => "30" }))
+      refute samples(prefix).any? { |x| x.values.key?("alloc-samples") || x.values.key?("heap-live-samples") }
+    end
   end
 
   def test_both_off
