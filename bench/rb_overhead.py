@@ -1,7 +1,7 @@
 """Slowdown of the Ruby workloads under stackprof (100 Hz, 1 kHz) and stacksight-ruby.
 
-Same method as overhead.py (interleaved rounds, ratio to the same round's
-unprofiled run, median and min-max). stacksight-ruby is included when the gem
+Same method as overhead.py (each profiled run paired with an unprofiled run
+started at the same moment, rounds in rotated order, median and min-max). stacksight-ruby is included when the gem
 in gem/ loads (its native extension is built); otherwise the row says it is
 pending, with the gem's own reason."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 
-from overhead import interleaved_runs, ratio_tables
+from overhead import paired_runs, ratio_tables
 from profilers import BENCH, REPO, peer_status, shell_line
 
 WORKLOADS = ["cpu_nbody", "threads_mixed", "http_server"]
@@ -56,12 +56,12 @@ def run(scale: float, rounds: int, agent_url: str, log, progress=print) -> dict:
     cfgs = configs(agent_url)
     argv = ["ruby", SUITE, str(scale)] + WORKLOADS
     entries = [(key, argv, env) for key, _, env, ok, _ in cfgs if ok]
-    raw = interleaved_runs(entries, rounds, 120 + 60 * scale * len(WORKLOADS), log, progress, "ruby overhead")
-    slowdown, cpu_ratio, elapsed, server = ratio_tables(raw, [e[0] for e in entries], WORKLOADS)
+    raw = paired_runs(entries, rounds, 120 + 60 * scale * len(WORKLOADS), log, progress, "ruby overhead")
+    slowdown, cpu_ratio, elapsed, server, best = ratio_tables(raw, [e[0] for e in entries], WORKLOADS)
     return {
         "workloads": WORKLOADS, "scale": scale, "rounds": rounds,
         "configs": [{"key": key, "label": label, "available": ok, "reason": why,
                      "command": shell_line(argv, {k: v for k, v in env.items() if k != "DD_TRACE_AGENT_URL"})}
                     for key, label, env, ok, why in cfgs],
-        "slowdown": slowdown, "cpu_ratio": cpu_ratio, "elapsed": elapsed, "server": server,
+        "slowdown": slowdown, "best_ratio": best, "cpu_ratio": cpu_ratio, "elapsed": elapsed, "server": server,
     }

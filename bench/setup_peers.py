@@ -31,11 +31,9 @@ def _base_python() -> str:
 
 
 def _pip_installed(name: str) -> str | None:
-    out = subprocess.run([PEER_PY, "-m", "pip", "show", name], capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("Version:"):
-            return line.split(":", 1)[1].strip()
-    return None
+    probe = "import importlib.metadata as m, sys\ntry: print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError: pass"
+    out = subprocess.run([PEER_PY, "-c", probe, name], capture_output=True, text=True)
+    return out.stdout.strip() or None
 
 
 def _install_pip(name: str) -> dict:

@@ -1,9 +1,10 @@
-"""Threads parked (or spinning) at a 64-frame Python stack, for the per-sample cost micro-benchmark.
+"""Threads parked (or busy) at a 64-frame Python stack, for the per-sample cost micro-benchmark.
 
-Each thread recurses until its Python stack is exactly DEPTH frames deep
-(counting threading's own bootstrap frames) and then either waits on an
-Event (parked: no CPU, so the sampler's cost per thread-sample is the walk
-alone) or spins in a loop (busy: frames in use, CPU clock read each tick).
+Each thread recurses until its Python stack is DEPTH-1 frames deep (counting
+threading's own bootstrap frames) and then either waits on an Event
+(parked: no CPU and a stack that never changes) or keeps calling two
+different leaf functions in turn (busy: the 64th frame changes all the
+time, so the sampler must really walk, and the thread's CPU clock moves).
 run(seconds, threads, busy) holds them there for `seconds`."""
 import sys
 import threading
@@ -19,11 +20,22 @@ def _descend(remaining, ready, release, busy):
     if busy:
         x = 0
         while not release.is_set():
-            for i in range(2000):
-                x += i
+            x += _leaf_a(x) + _leaf_b(x)
         return x
     release.wait()
     return 0
+
+
+def _leaf_a(x):
+    for i in range(300):
+        x ^= i
+    return x & 1
+
+
+def _leaf_b(x):
+    for i in range(300):
+        x += i
+    return x & 1
 
 
 def _thread_main(ready, release, busy):
@@ -32,8 +44,10 @@ def _thread_main(ready, release, busy):
     while f is not None:
         depth_here += 1
         f = f.f_back
-    # depth_here counts this frame; _descend adds one frame per level.
-    _descend(DEPTH - depth_here, ready, release, busy)
+    # depth_here counts this frame; _descend adds one frame per level. A
+    # parked thread's Event.wait adds two Python frames (Event.wait,
+    # Condition.wait), a busy one's leaf call one: DEPTH frames in both.
+    _descend(DEPTH - depth_here - (1 if busy else 2), ready, release, busy)
 
 
 def run(seconds, threads=16, busy=False):
