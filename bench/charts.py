@@ -40,6 +40,10 @@ def overhead_chart(block, labels, path, title):
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(1.005, color="green", linestyle="--", linewidth=0.8, label="target 1.005x")
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
