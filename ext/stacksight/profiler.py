@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 
-from stacksight import _locks, _threads
+from stacksight import _exec, _locks, _threads
 
 log = logging.getLogger("stacksight")
 
@@ -113,6 +113,7 @@ class Profiler:
                 _threads.uninstall()
                 raise ProfilerError(str(exc)) from None
             _locks.install(native)
+            _exec.install(self)
             self._running = True
             _running_profiler = self
         atexit.register(self._stop_at_exit)
@@ -126,6 +127,7 @@ class Profiler:
             self._running = False
             _running_profiler = None
         atexit.unregister(self._stop_at_exit)
+        _exec.uninstall()
         native = _native()
         native.stop(flush=bool(flush))
         _locks.uninstall()

@@ -91,3 +91,22 @@ def test_multiprocessing_and_process_pool_children_do_not_hang(tmp_path):
     assert result.returncode == 0, result.stderr
     pids = {os.path.basename(f).split(".")[1] for f in profile_files(prefix)}
     assert len(pids) >= 3, pids
+
+
+def test_exec_while_profiling_flushes_and_leaves_no_signal_behind(tmp_path):
+    prefix = str(tmp_path / "prof")
+    # The exec'ed program burns CPU with no SIGPROF handler: a leftover
+    # CPU-timer signal would kill it ("Profiling timer expired").
+    result = run_python(f"""
+        import os, sys, time
+        from stacksight import Profiler
+        Profiler(output_pprof={prefix!r}, upload_interval=3600).start()
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            sum(range(1000))
+        os.execv(sys.executable, [sys.executable, "-c",
+                 "import time\\nend = time.monotonic() + 0.5\\nwhile time.monotonic() < end: pass\\nprint('exec ok')"])
+        """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exec ok"
+    assert len(profile_files(prefix)) == 1   # flushed before exec
