@@ -4,6 +4,7 @@
 #   make test-valgrind     C core tests under valgrind (memcheck, leaks)
 #   make test-reliability  tests/reliability: thread churn, fork storms, intake
 #                          faults, bad input, multipart fuzzing (CI size)
+#   make test-reliability-ruby  the Ruby thread churn and fork storm
 #   make fuzz-smoke        every fuzz target for a few seconds (CI, <= 60 s)
 #   make fuzz              every fuzz target for FUZZ_SECONDS each (default 600)
 #   make soak              profiled HTTP app under load for SOAK_MINUTES (30)
@@ -13,7 +14,7 @@
 # copy of the tree) so ext/stacksight/_native*.so is never replaced.
 
 .PHONY: test-asan test-asan-core test-asan-python test-asan-ruby test-valgrind \
-	test-reliability fuzz-smoke fuzz fuzz-build soak
+	test-reliability test-reliability-ruby fuzz-smoke fuzz fuzz-build soak
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so)
@@ -58,6 +59,12 @@ test-valgrind: deps $(GEN)/profile.pb-c.c build/test_core
 RELIABILITY_CI ?= 1
 test-reliability: python
 	RELIABILITY_CI=$(RELIABILITY_CI) $(VPY) -m pytest -q -p no:cacheprovider tests/reliability
+
+# The Ruby stress tests (20 000 threads at 1 kHz, fork storm), when the gem is here.
+test-reliability-ruby: ruby
+	@if [ -f Rakefile ] && [ -f tests/ruby/support.rb ]; then \
+	  ruby -I gem/lib -I tests/ruby tests/ruby/reliability_test_stress.rb; \
+	else echo "test-reliability-ruby: no Ruby gem in this tree; skipped"; fi
 
 # ---- fuzzing ---------------------------------------------------------------
 FUZZ_CC ?= clang

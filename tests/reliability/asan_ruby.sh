@@ -8,7 +8,7 @@
 # not instrumented: libasan is preloaded, leak checking is off (the VM frees
 # little at exit).
 set -euo pipefail
-dest=$1
+mkdir -p "$1"; dest=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cc=${CC:-gcc}
 san="-fsanitize=address,undefined -fno-omit-frame-pointer"

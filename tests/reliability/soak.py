@@ -142,7 +142,12 @@ def main():
     env = clean_env(DD_PROFILING_UPLOAD_INTERVAL=args.upload_interval, STACKSIGHT_SAMPLE_HZ=args.sample_hz)
     app = subprocess.Popen([sys.executable, "-c", textwrap.dedent(APP), intake.url], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    port = int(app.stdout.readline())
+    line = app.stdout.readline()
+    if not line.strip().isdigit():
+        app.wait(10)
+        print("SOAK FAILED: the app did not start:", app.stderr.read()[-3000:])
+        return 1
+    port = int(line)
     stop = threading.Event()
     counters = {"ok": 0, "bad": 0}
     clients = [threading.Thread(target=load_loop, args=(port, args.rps / args.clients, stop, counters),
