@@ -30,6 +30,14 @@ def work(seconds):
         sum(range(3000))
         time.sleep(0.01)
 
+def exported_or_deadline(limit=10.0):
+    # A child that leaves by os._exit relies on periodic uploads; on a busy
+    # machine the first one may still be on its way after 4 periods. Wait
+    # for it (bounded): the test is that it comes, not how fast.
+    deadline = time.monotonic() + limit
+    while _native.stats()["profiles_exported"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+
 def reap(pids, limit=20.0):
     # Wait for every child with a deadline; a child still there is killed
     # and reported as hung.
@@ -64,10 +72,11 @@ for start in range(0, N, 20):
         if pid == 0:
             if i % 4 == 0:
                 os._exit(0)          # gone before any upload: must not hang
-            work(2.5 * PERIOD)
+            work(4 * PERIOD)
             if i % 4 == 1:
                 p.stop()             # flush explicitly, then the usual exit
                 os._exit(0)
+            exported_or_deadline()
             os._exit(0)              # skips atexit: periodic uploads are all it gets
         pids.append(pid)
         if i % 4:
@@ -86,7 +95,7 @@ ctx = mp.get_context("fork")
 N = COUNT
 procs, status, hung = [], {}, []
 for start in range(0, N, 20):
-    batch = [ctx.Process(target=work, args=(2.5 * PERIOD,)) for _ in range(start, min(N, start + 20))]
+    batch = [ctx.Process(target=work, args=(4 * PERIOD,)) for _ in range(start, min(N, start + 20))]
     for pr in batch:
         pr.start()
     deadline = time.monotonic() + 20
@@ -141,6 +150,7 @@ for start in range(0, N, 10):
         pid = os.fork()
         if pid == 0:
             work(6 * PERIOD)       # a slow upload (0.5 s) has to finish here too
+            exported_or_deadline()
             os._exit(0)
         batch.append(pid)
     s, h = reap(batch)

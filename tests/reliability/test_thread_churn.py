@@ -71,7 +71,7 @@ def test_twenty_thousand_threads_at_1khz(tmp_path, record_property):
     assert res["made"] >= THREADS and res["alive"] == 1
     if not SANITIZED:
         assert grew_kb < 5 * 1024, res
-    assert res["stats"]["ticks"] > res["elapsed"] * 200   # the sampler kept running
+    assert res["stats"]["ticks"] > res["elapsed"] * 20   # kept running (the overhead cap may stretch 1 kHz)
     # The churned threads were sampled and named in the profiles.
     names = set()
     for path in glob.glob(prefix + ".*.pprof"):
