@@ -222,7 +222,7 @@ def write(path, res, charts):
                 lines += ["", f"Marginal cost of one 64-frame thread-sample, {what}: **{sc[key]:.2f} µs**."]
         bd = res.get("sampler_breakdown") or {}
         if "shares" in bd:
-            lines += ["", f"Where the sampler thread's CPU goes in the parked case (`perf record -g`, "
+            lines += ["", f"Where the sampler thread's CPU goes with 4 busy threads at 64 frames (`perf record -g`, "
                       f"{bd['samples']} samples of the sampler thread, inclusive):", "",
                       "| inside | share of sampler CPU |", "|---|---|"]
             lines += [f"| {k} | {100 * v:.0f} % |" for k, v in bd["shares"].items()]
