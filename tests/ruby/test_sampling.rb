@@ -33,13 +33,16 @@ class TestSampling < Minitest::Test
       Stacksight::Profiler.new(service: "split").start
       t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
       c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
-      while Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0 < 4
+      # Run for 3 s of this thread's CPU (not wall time), so a loaded or
+      # sanitized run still gets ~600 CPU slices at 200 Hz.
+      while Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0 < 3 &&
+            Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0 < 30
         fifty; thirty; twenty
       end
       puts Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0
       Stacksight.stop
     RUBY
-    out, = assert_ok(run_ruby(code, env: env))
+    out, = assert_ok(run_ruby(code, env: env.merge("STACKSIGHT_SAMPLE_HZ" => "200")))
     burned = Float(out.lines.last) * 1e9
     names = %w[Object#fifty Object#thirty Object#twenty]
     by = Hash.new(0)

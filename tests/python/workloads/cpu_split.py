@@ -45,8 +45,11 @@ def main():
         threading.Thread(target=in_c_call, args=(stop,), name="c-caller").start()
     profiler = Profiler(service="cpu-split", env="test", output_pprof=prefix, upload_interval=3600)
     profiler.start()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # `seconds` of this thread's CPU, not of wall time: a loaded or
+    # sanitized run still gets the same number of CPU slices.
+    cpu_end = time.thread_time() + seconds
+    wall_end = time.monotonic() + 10 * seconds
+    while time.thread_time() < cpu_end and time.monotonic() < wall_end:
         fifty()
         thirty()
         twenty()
