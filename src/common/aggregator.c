@@ -1,6 +1,8 @@
 /* aggregator.c - (stack, labels) -> values tables, double-buffered (see aggregator.h). */
 #include "aggregator.h"
 
+#include "big_alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +33,8 @@ static int grow_rows(ss_profile_buffer *buf)
         cap = SS_MAX_KEYS_PER_BUFFER;
     if (cap <= buf->rows_cap)
         return -1;
-    ss_sample_row *rows = realloc(buf->rows, (size_t)cap * sizeof *rows);
+    ss_sample_row *rows = ss_big_realloc(buf->rows, (size_t)buf->rows_cap * sizeof *rows,
+                                         (size_t)cap * sizeof *rows);
     if (!rows)
         return -1;
     buf->rows = rows;
@@ -41,7 +44,7 @@ static int grow_rows(ss_profile_buffer *buf)
     while (nslots < cap * 2)
         nslots <<= 1;
     if (nslots != buf->nslots) {
-        uint32_t *slots = calloc(nslots, sizeof *slots);
+        uint32_t *slots = ss_big_alloc((size_t)nslots * sizeof *slots);
         if (!slots)
             return -1;
         for (uint32_t r = 0; r < buf->nrows; r++) {
@@ -50,7 +53,7 @@ static int grow_rows(ss_profile_buffer *buf)
                 i = (i + 1) & (nslots - 1);
             slots[i] = r + 1;
         }
-        free(buf->slots);
+        ss_big_free(buf->slots, (size_t)buf->nslots * sizeof *buf->slots);
         buf->slots = slots;
         buf->nslots = nslots;
     }
@@ -68,7 +71,8 @@ static int reserve_frames(ss_profile_buffer *buf, uint32_t n)
         cap = SS_MAX_FRAMES_PER_BUFFER;
     if (cap < (uint64_t)buf->nframes + n)
         return -1;
-    ss_frame *frames = realloc(buf->frames, (size_t)cap * sizeof *frames);
+    ss_frame *frames = ss_big_realloc(buf->frames, (size_t)buf->frames_cap * sizeof *frames,
+                                      (size_t)cap * sizeof *frames);
     if (!frames)
         return -1;
     buf->frames = frames;
@@ -135,14 +139,14 @@ void ss_buffer_clear(ss_profile_buffer *buf)
     /* A period that needed a big table once gives it back, so one burst of
      * distinct stacks does not pin memory for the life of the process. */
     if (buf->rows_cap > 4 * INITIAL_ROWS * 4) {
-        free(buf->rows);
-        free(buf->slots);
+        ss_big_free(buf->rows, (size_t)buf->rows_cap * sizeof *buf->rows);
+        ss_big_free(buf->slots, (size_t)buf->nslots * sizeof *buf->slots);
         buf->rows = NULL;
         buf->slots = NULL;
         buf->rows_cap = buf->nslots = 0;
     }
     if (buf->frames_cap > INITIAL_FRAMES * 16) {
-        free(buf->frames);
+        ss_big_free(buf->frames, (size_t)buf->frames_cap * sizeof *buf->frames);
         buf->frames = NULL;
         buf->frames_cap = 0;
     }
@@ -150,9 +154,9 @@ void ss_buffer_clear(ss_profile_buffer *buf)
 
 static void buffer_free(ss_profile_buffer *buf)
 {
-    free(buf->rows);
-    free(buf->slots);
-    free(buf->frames);
+    ss_big_free(buf->rows, (size_t)buf->rows_cap * sizeof *buf->rows);
+    ss_big_free(buf->slots, (size_t)buf->nslots * sizeof *buf->slots);
+    ss_big_free(buf->frames, (size_t)buf->frames_cap * sizeof *buf->frames);
     memset(buf, 0, sizeof *buf);
 }
 

@@ -43,8 +43,8 @@ typedef struct ss_labels {
     int64_t task_id;
 } ss_labels;
 
-#define SS_MAX_KEYS_PER_BUFFER   32768u   /* distinct (stack, labels) per period */
-#define SS_MAX_FRAMES_PER_BUFFER (1u << 20) /* frames stored per period, 8 MB worst case */
+#define SS_MAX_KEYS_PER_BUFFER   16384u   /* distinct (stack, labels) per period */
+#define SS_MAX_FRAMES_PER_BUFFER (1u << 19) /* frames stored per period, 4 MB worst case */
 
 typedef struct ss_sample_row {
     uint32_t frames_offset;    /* into ss_profile_buffer.frames; leaf first */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "big_alloc.h"
 #include "interner.h"
 #include "log.h"
 #include "profile.pb-c.h"
@@ -46,7 +47,7 @@ const char *ss_value_unit_name(ss_value_kind kind) { return value_types[kind][1]
 
 void ss_bytes_free(ss_bytes *b)
 {
-    free(b->data);
+    ss_big_free(b->data, b->cap);
     b->data = NULL;
     b->len = b->cap = 0;
 }
@@ -57,7 +58,7 @@ int ss_bytes_append(ss_bytes *b, const void *data, size_t len)
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + len)
             cap *= 2;
-        unsigned char *p = realloc(b->data, cap);
+        unsigned char *p = ss_big_realloc(b->data, b->cap, cap);
         if (!p)
             return -1;
         b->data = p;
@@ -76,7 +77,7 @@ int ss_gzip(const void *data, size_t len, ss_bytes *out)
         return -1;
     size_t bound = deflateBound(&zs, (uLong)len);
     if (out->cap - out->len < bound) {
-        unsigned char *p = realloc(out->data, out->len + bound);
+        unsigned char *p = ss_big_realloc(out->data, out->cap, out->len + bound);
         if (!p) {
             deflateEnd(&zs);
             return -1;
@@ -97,7 +98,10 @@ int ss_gzip(const void *data, size_t len, ss_bytes *out)
 
 #define LABEL_KEYS 8   /* label kinds of ss_labels */
 
-/* Per-profile dense numbering of interner ids. */
+/* Per-profile dense numbering of interner ids. Functions and locations are
+ * first collected as compact keys in growable arrays (a profile has far fewer
+ * distinct locations than stored frames) and turned into protobuf-c structs
+ * of the exact count once the samples are done (finish_tables). */
 typedef struct encoder_tables {
     uint32_t *string_index;     /* interner string id -> pprof index + 1, 0 = unassigned */
     uint32_t nstrings_interned;
@@ -106,31 +110,42 @@ typedef struct encoder_tables {
 
     uint32_t *function_index;   /* interner function id -> pprof id (1-based), 0 = unassigned */
     uint32_t nfunctions_interned;
-    Function *functions;
+    uint32_t *function_ids;     /* pprof id - 1 -> interner function id */
+    size_t nfunctions, functions_cap;
+    Function *functions;        /* built by finish_tables */
     Function **function_ptrs;
-    size_t nfunctions;
 
-    /* (function, line) -> location id, open addressing, key 0 = empty */
+    /* (pprof function id << 32 | line) -> location id, open addressing, key 0 = empty */
     uint64_t *location_keys;
     uint32_t *location_ids;
-    size_t location_slots;      /* power of two */
-    Location *locations;
+    size_t location_slots;      /* power of two, kept at most half full */
+    uint64_t *location_list;    /* location id - 1 -> key */
+    size_t nlocations, locations_cap;
+    Location *locations;        /* built by finish_tables */
     Location **location_ptrs;
     Line *lines;
     Line **line_ptrs;
-    size_t nlocations, locations_cap;
 } encoder_tables;
+
+static int grow(void *array_ptr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 256;
+    while (n < need)
+        n *= 2;
+    void *p = ss_big_realloc(*(void **)array_ptr, *cap * elem, n * elem);
+    if (!p)
+        return -1;
+    *(void **)array_ptr = p;
+    *cap = n;
+    return 0;
+}
 
 static int64_t add_literal(encoder_tables *t, const char *s)
 {
-    if (t->nstrings == t->strings_cap) {
-        size_t cap = t->strings_cap ? t->strings_cap * 2 : 256;
-        char **p = realloc(t->strings, cap * sizeof *p);
-        if (!p)
-            return -1;
-        t->strings = p;
-        t->strings_cap = cap;
-    }
+    if (grow(&t->strings, &t->strings_cap, t->nstrings + 1, sizeof *t->strings))
+        return -1;
     t->strings[t->nstrings] = (char *)s;
     return (int64_t)t->nstrings++;
 }
@@ -153,18 +168,46 @@ static uint64_t function_ref(encoder_tables *t, uint32_t id)
     if (id >= t->nfunctions_interned)
         return 0;
     if (!t->function_index[id]) {
-        ss_function_info info = ss_function_at(id);
-        Function *f = &t->functions[t->nfunctions];
-        perftools__profiles__function__init(f);
-        f->id = t->nfunctions + 1;
-        f->name = string_ref(t, info.name);
-        f->system_name = f->name;
-        f->filename = string_ref(t, info.filename);
-        f->start_line = info.start_line;
-        t->function_ptrs[t->nfunctions] = f;
+        if (grow(&t->function_ids, &t->functions_cap, t->nfunctions + 1, sizeof *t->function_ids))
+            return 0;
+        t->function_ids[t->nfunctions] = id;
         t->function_index[id] = (uint32_t)++t->nfunctions;
     }
     return t->function_index[id];
+}
+
+static uint32_t *location_slot(encoder_tables *t, uint64_t key, uint64_t **key_slot)
+{
+    size_t mask = t->location_slots - 1;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (t->location_keys[i] && t->location_keys[i] != key)
+        i = (i + 1) & mask;
+    *key_slot = &t->location_keys[i];
+    return &t->location_ids[i];
+}
+
+static int rehash_locations(encoder_tables *t)
+{
+    size_t slots = t->location_slots ? t->location_slots * 2 : 1024;
+    uint64_t *keys = ss_big_alloc(slots * sizeof *keys);
+    uint32_t *ids = ss_big_alloc(slots * sizeof *ids);
+    if (!keys || !ids) {
+        ss_big_free(keys, slots * sizeof *keys);
+        ss_big_free(ids, slots * sizeof *ids);
+        return -1;
+    }
+    ss_big_free(t->location_keys, t->location_slots * sizeof *t->location_keys);
+    ss_big_free(t->location_ids, t->location_slots * sizeof *t->location_ids);
+    t->location_keys = keys;
+    t->location_ids = ids;
+    t->location_slots = slots;
+    for (size_t n = 0; n < t->nlocations; n++) {
+        uint64_t *k;
+        uint32_t *id = location_slot(t, t->location_list[n], &k);
+        *k = t->location_list[n];
+        *id = (uint32_t)(n + 1);
+    }
+    return 0;
 }
 
 static uint64_t location_ref(encoder_tables *t, ss_frame frame)
@@ -173,71 +216,86 @@ static uint64_t location_ref(encoder_tables *t, ss_frame frame)
     if (!fid)
         return 0;
     uint64_t key = (fid << 32) | (uint32_t)frame.line;
-    size_t mask = t->location_slots - 1;
-    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-    while (t->location_keys[i]) {
-        if (t->location_keys[i] == key)
-            return t->location_ids[i];
-        i = (i + 1) & mask;
+    if ((t->nlocations + 1) * 2 > t->location_slots && rehash_locations(t))
+        return 0;
+    uint64_t *k;
+    uint32_t *id = location_slot(t, key, &k);
+    if (*k)
+        return *id;
+    if (grow(&t->location_list, &t->locations_cap, t->nlocations + 1, sizeof *t->location_list))
+        return 0;
+    t->location_list[t->nlocations++] = key;
+    *k = key;
+    *id = (uint32_t)t->nlocations;
+    return t->nlocations;
+}
+
+/* Build the Function, Location and Line messages, exactly as many as used. */
+static int finish_tables(encoder_tables *t)
+{
+    size_t nf = t->nfunctions + 1, nl = t->nlocations + 1;
+    t->functions = ss_big_alloc(nf * sizeof *t->functions);
+    t->function_ptrs = ss_big_alloc(nf * sizeof *t->function_ptrs);
+    t->locations = ss_big_alloc(nl * sizeof *t->locations);
+    t->location_ptrs = ss_big_alloc(nl * sizeof *t->location_ptrs);
+    t->lines = ss_big_alloc(nl * sizeof *t->lines);
+    t->line_ptrs = ss_big_alloc(nl * sizeof *t->line_ptrs);
+    if (!t->functions || !t->function_ptrs || !t->locations || !t->location_ptrs || !t->lines ||
+        !t->line_ptrs)
+        return -1;
+    for (size_t i = 0; i < t->nfunctions; i++) {
+        ss_function_info info = ss_function_at(t->function_ids[i]);
+        Function *f = &t->functions[i];
+        perftools__profiles__function__init(f);
+        f->id = i + 1;
+        f->name = string_ref(t, info.name);
+        f->system_name = f->name;
+        f->filename = string_ref(t, info.filename);
+        f->start_line = info.start_line;
+        t->function_ptrs[i] = f;
     }
-    size_t n = t->nlocations;
-    Location *loc = &t->locations[n];
-    perftools__profiles__location__init(loc);
-    Line *line = &t->lines[n];
-    perftools__profiles__line__init(line);
-    line->function_id = fid;
-    line->line = frame.line;
-    t->line_ptrs[n] = line;
-    loc->id = n + 1;
-    loc->n_line = 1;
-    loc->line = &t->line_ptrs[n];
-    t->location_ptrs[n] = loc;
-    t->location_keys[i] = key;
-    t->location_ids[i] = (uint32_t)(n + 1);
-    t->nlocations++;
-    return n + 1;
+    for (size_t i = 0; i < t->nlocations; i++) {
+        Line *line = &t->lines[i];
+        perftools__profiles__line__init(line);
+        line->function_id = t->location_list[i] >> 32;
+        line->line = (int32_t)(uint32_t)t->location_list[i];
+        t->line_ptrs[i] = line;
+        Location *loc = &t->locations[i];
+        perftools__profiles__location__init(loc);
+        loc->id = i + 1;
+        loc->n_line = 1;
+        loc->line = &t->line_ptrs[i];
+        t->location_ptrs[i] = loc;
+    }
+    return 0;
 }
 
 static void tables_free(encoder_tables *t)
 {
-    free(t->string_index);
-    free(t->strings);
-    free(t->function_index);
-    free(t->functions);
-    free(t->function_ptrs);
-    free(t->location_keys);
-    free(t->location_ids);
-    free(t->locations);
-    free(t->location_ptrs);
-    free(t->lines);
-    free(t->line_ptrs);
+    size_t nf = t->nfunctions + 1, nl = t->nlocations + 1;
+    ss_big_free(t->string_index, (t->nstrings_interned + 1) * sizeof *t->string_index);
+    ss_big_free(t->strings, t->strings_cap * sizeof *t->strings);
+    ss_big_free(t->function_index, (t->nfunctions_interned + 1) * sizeof *t->function_index);
+    ss_big_free(t->function_ids, t->functions_cap * sizeof *t->function_ids);
+    ss_big_free(t->functions, nf * sizeof *t->functions);
+    ss_big_free(t->function_ptrs, nf * sizeof *t->function_ptrs);
+    ss_big_free(t->location_keys, t->location_slots * sizeof *t->location_keys);
+    ss_big_free(t->location_ids, t->location_slots * sizeof *t->location_ids);
+    ss_big_free(t->location_list, t->locations_cap * sizeof *t->location_list);
+    ss_big_free(t->locations, nl * sizeof *t->locations);
+    ss_big_free(t->location_ptrs, nl * sizeof *t->location_ptrs);
+    ss_big_free(t->lines, nl * sizeof *t->lines);
+    ss_big_free(t->line_ptrs, nl * sizeof *t->line_ptrs);
 }
 
-static int tables_init(encoder_tables *t, const ss_profile_buffer *buf)
+static int tables_init(encoder_tables *t)
 {
     memset(t, 0, sizeof *t);
     t->nstrings_interned = ss_string_count();
     t->nfunctions_interned = ss_function_count();
-    /* Distinct locations <= distinct frames stored; functions likewise. */
-    size_t max_locations = buf->nframes + 1;
-    size_t max_functions = max_locations < t->nfunctions_interned ? max_locations
-                                                                    : t->nfunctions_interned + 1;
-    t->location_slots = 16;
-    while (t->location_slots < max_locations * 2)
-        t->location_slots <<= 1;
-    t->string_index = calloc(t->nstrings_interned + 1, sizeof *t->string_index);
-    t->function_index = calloc(t->nfunctions_interned + 1, sizeof *t->function_index);
-    t->functions = calloc(max_functions, sizeof *t->functions);
-    t->function_ptrs = calloc(max_functions, sizeof *t->function_ptrs);
-    t->location_keys = calloc(t->location_slots, sizeof *t->location_keys);
-    t->location_ids = calloc(t->location_slots, sizeof *t->location_ids);
-    t->locations = calloc(max_locations, sizeof *t->locations);
-    t->location_ptrs = calloc(max_locations, sizeof *t->location_ptrs);
-    t->lines = calloc(max_locations, sizeof *t->lines);
-    t->line_ptrs = calloc(max_locations, sizeof *t->line_ptrs);
-    if (!t->string_index || !t->function_index || !t->functions || !t->function_ptrs ||
-        !t->location_keys || !t->location_ids || !t->locations || !t->location_ptrs ||
-        !t->lines || !t->line_ptrs)
+    t->string_index = ss_big_alloc((t->nstrings_interned + 1) * sizeof *t->string_index);
+    t->function_index = ss_big_alloc((t->nfunctions_interned + 1) * sizeof *t->function_index);
+    if (!t->string_index || !t->function_index || rehash_locations(t))
         return -1;
     return add_literal(t, "") == 0 ? 0 : -1;
 }
@@ -279,8 +337,10 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     ValueType *vtype_ptrs[SS_VALUE_KINDS];
     ValueType period_type;
     uint8_t *packed = NULL;
+    size_t samples_bytes = 0, sample_ptrs_bytes = 0, location_ids_bytes = 0, values_bytes = 0,
+           labels_bytes = 0, label_ptrs_bytes = 0, packed_bytes = 0;
 
-    if (tables_init(&t, buf) != 0)
+    if (tables_init(&t) != 0)
         goto done;
 
     size_t ncols = 0;
@@ -302,12 +362,18 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     };
 
     size_t nrows = buf->nrows;
-    samples = calloc(nrows + 1, sizeof *samples);
-    sample_ptrs = calloc(nrows + 1, sizeof *sample_ptrs);
-    location_ids = calloc((size_t)buf->nframes + 1, sizeof *location_ids);
-    values = calloc((nrows + 1) * (ncols + 1), sizeof *values);
-    labels = calloc((nrows + 1) * LABEL_KEYS, sizeof *labels);
-    label_ptrs = calloc((nrows + 1) * LABEL_KEYS, sizeof *label_ptrs);
+    samples_bytes = (nrows + 1) * sizeof *samples;
+    sample_ptrs_bytes = (nrows + 1) * sizeof *sample_ptrs;
+    location_ids_bytes = ((size_t)buf->nframes + 1) * sizeof *location_ids;
+    values_bytes = (nrows + 1) * (ncols + 1) * sizeof *values;
+    labels_bytes = (nrows + 1) * LABEL_KEYS * sizeof *labels;
+    label_ptrs_bytes = (nrows + 1) * LABEL_KEYS * sizeof *label_ptrs;
+    samples = ss_big_alloc(samples_bytes);
+    sample_ptrs = ss_big_alloc(sample_ptrs_bytes);
+    location_ids = ss_big_alloc(location_ids_bytes);
+    values = ss_big_alloc(values_bytes);
+    labels = ss_big_alloc(labels_bytes);
+    label_ptrs = ss_big_alloc(label_ptrs_bytes);
     if (!samples || !sample_ptrs || !location_ids || !values || !labels || !label_ptrs)
         goto done;
 
@@ -340,6 +406,8 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
         sample_ptrs[nsamples++] = s;
     }
 
+    if (finish_tables(&t) != 0)
+        goto done;
     Profile profile;
     perftools__profiles__profile__init(&profile);
     profile.n_sample_type = ncols;
@@ -363,7 +431,8 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     profile.string_table = t.strings;
 
     size_t raw = perftools__profiles__profile__get_packed_size(&profile);
-    packed = malloc(raw ? raw : 1);
+    packed_bytes = raw ? raw : 1;
+    packed = ss_big_alloc(packed_bytes);
     if (!packed)
         goto done;
     perftools__profiles__profile__pack(&profile, packed);
@@ -382,13 +451,13 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
 done:
     if (rc != 0)
         ss_log_once(SS_LOG_WARNING, "encode", "stacksight: could not encode a profile (out of memory); this period is lost");
-    free(packed);
-    free(samples);
-    free(sample_ptrs);
-    free(location_ids);
-    free(values);
-    free(labels);
-    free(label_ptrs);
+    ss_big_free(packed, packed_bytes);
+    ss_big_free(samples, samples_bytes);
+    ss_big_free(sample_ptrs, sample_ptrs_bytes);
+    ss_big_free(location_ids, location_ids_bytes);
+    ss_big_free(values, values_bytes);
+    ss_big_free(labels, labels_bytes);
+    ss_big_free(label_ptrs, label_ptrs_bytes);
     tables_free(&t);
     if (stats)
         stats->encode_ns = ss_self_cpu_ns() - t0;
