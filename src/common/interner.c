@@ -34,6 +34,7 @@ static uint32_t *function_index;
 static uint32_t function_index_size;
 
 static _Atomic uint64_t overflows;
+static uint32_t label_strings_added;   /* new strings ss_intern_label added (under intern_lock) */
 static uint32_t full_string_id;        /* "[interner full]", set at first overflow */
 static uint32_t full_function_id;
 
@@ -183,12 +184,16 @@ uint32_t ss_intern_label(const char *s, size_t len)
     if (!s)
         return SS_STRING_NONE;
     pthread_mutex_lock(&intern_lock);
-    uint32_t id;
-    if (atomic_load_explicit(&string_count, memory_order_relaxed) < SS_LABEL_STRINGS_LIMIT)
-        id = intern_string_locked(s, len);
-    else if ((id = lookup_string_locked(s, len)) == UINT32_MAX) {
-        atomic_fetch_add(&overflows, 1);
-        id = intern_string_locked(SS_LABELS_FULL, sizeof SS_LABELS_FULL - 1);
+    uint32_t id = lookup_string_locked(s, len);
+    if (id == UINT32_MAX) {
+        if (label_strings_added < SS_MAX_LABEL_STRINGS &&
+            atomic_load_explicit(&string_count, memory_order_relaxed) < SS_LABEL_STRINGS_LIMIT) {
+            id = intern_string_locked(s, len);
+            label_strings_added++;
+        } else {
+            atomic_fetch_add(&overflows, 1);
+            id = intern_string_locked(SS_LABELS_FULL, sizeof SS_LABELS_FULL - 1);
+        }
     }
     pthread_mutex_unlock(&intern_lock);
     return id;

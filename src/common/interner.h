@@ -31,10 +31,13 @@ uint32_t ss_intern_cstr(const char *s);
 
 /* For label values an application can mint without bound (thread names
  * with a counter, one per request): a string already interned gets its id,
- * a new one is added only while the table is under half full; past that
- * every new label value maps to SS_LABELS_FULL, so labels can never crowd
- * out the function names that later code needs. Thread-safe. */
+ * a new one is added only while fewer than SS_MAX_LABEL_STRINGS label values
+ * were added (and the table is under half full); past that every new label
+ * value maps to SS_LABELS_FULL. Labels can thus neither crowd out the
+ * function names later code needs nor grow memory for the life of a server
+ * that names a thread per request (about 1 MB at the limit). Thread-safe. */
 #define SS_LABEL_STRINGS_LIMIT (SS_MAX_STRINGS / 2)
+#define SS_MAX_LABEL_STRINGS 8192u
 #define SS_LABELS_FULL "[too many distinct names]"
 uint32_t ss_intern_label(const char *s, size_t len);
 

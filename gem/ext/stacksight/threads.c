@@ -125,7 +125,7 @@ void rt_thread_register(pid_t tid, int64_t thread_id, const char *name, size_t n
 {
     if (!table || tid <= 0)
         return;
-    uint32_t name_id = name ? ss_intern_string(name, name_len) : SS_STRING_NONE;
+    uint32_t name_id = name ? ss_intern_label(name, name_len) : SS_STRING_NONE;
     pthread_mutex_lock(&rt_table_lock);
     int i = find_locked(tid);
     if (i < 0) {
@@ -192,7 +192,7 @@ void rt_thread_set_name(pid_t tid, const char *name, size_t name_len)
 {
     if (!table)
         return;
-    uint32_t id = ss_intern_string(name, name_len);
+    uint32_t id = ss_intern_label(name, name_len);
     pthread_mutex_lock(&rt_table_lock);
     int i = find_locked(tid);
     if (i >= 0)
