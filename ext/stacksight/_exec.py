@@ -3,7 +3,8 @@
 exec replaces the program but keeps signals that are pending for the calling
 thread; a CPU-timer SIGPROF arriving in the new program, which has no handler
 for it, would kill it. Stopping first deletes the timers (and flushes the last
-profile, as at exit). If exec fails, profiling starts again. os.execl/lp/vp/...
+profile, as at exit, unless this process has profiled for less than a
+second). If exec fails, profiling starts again. os.execl/lp/vp/...
 all go through these two functions; subprocess execs in the child, where no
 timer exists."""
 import os
@@ -13,10 +14,15 @@ _original_execve = os.execve
 _profiler = None
 
 
+# A program that forks and execs at once (a hand-made subprocess) would send
+# one near-empty profile per child; a process that ran this long is worth one.
+FLUSH_AFTER_SECONDS = 1.0
+
+
 def _around_exec(call, *args):
     profiler = _profiler
     if profiler is not None and profiler.running:
-        profiler.stop(flush=True)
+        profiler.stop(flush=profiler.running_for() >= FLUSH_AFTER_SECONDS)
         try:
             return call(*args)
         except BaseException:

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from stacksight import _exec, _locks, _threads
 
@@ -94,6 +95,7 @@ class Profiler:
         _check_options(options)
         self._options = {k: v for k, v in options.items() if v is not None}
         self._running = False
+        self._started_at = 0.0
 
     def start(self):
         global _running_profiler
@@ -115,6 +117,7 @@ class Profiler:
             _locks.install(native)
             _exec.install(self)
             self._running = True
+            self._started_at = time.monotonic()
             _running_profiler = self
         atexit.register(self._stop_at_exit)
         return self
@@ -143,6 +146,10 @@ class Profiler:
     def running(self):
         return self._running
 
+    def running_for(self):
+        """Seconds this process has been profiling (restarted at fork)."""
+        return time.monotonic() - self._started_at if self._running else 0.0
+
     def __enter__(self):
         return self.start()
 
@@ -165,6 +172,7 @@ def _after_fork_in_child():
     if profiler is not None:
         _threads.reset_after_fork(_native)
         _native.after_fork_child()
+        profiler._started_at = time.monotonic()
         # multiprocessing children leave through os._exit(), which skips
         # atexit; its own exit hook runs finalizers, so flush from there.
         mp_util = sys.modules.get("multiprocessing.util")

@@ -101,7 +101,7 @@ def test_exec_while_profiling_flushes_and_leaves_no_signal_behind(tmp_path):
         import os, sys, time
         from stacksight import Profiler
         Profiler(output_pprof={prefix!r}, upload_interval=3600).start()
-        end = time.monotonic() + 0.5
+        end = time.monotonic() + 1.2   # more than a second: flushed before exec
         while time.monotonic() < end:
             sum(range(1000))
         os.execv(sys.executable, [sys.executable, "-c",

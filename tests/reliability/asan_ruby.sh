@@ -23,7 +23,9 @@ tar -C "$root" -cf - --exclude='*.so' gem src proto tests/ruby | tar -C "$dest" 
 )
 cp "$dest/ext-build/stacksight_native.so" "$dest/gem/lib/stacksight/"
 cd "$dest"
-export LD_PRELOAD=$($cc -print-file-name=libasan.so)
+# The runner only spawns and decodes; preloading ASan into it too made its
+# own (uninstrumented) threads abort at exit. Children get the runtime.
+export TEST_CHILD_LD_PRELOAD=$($cc -print-file-name=libasan.so)
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_segv=0:allow_user_segv_handler=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 exec ruby -I gem/lib -I tests/ruby -e 'ARGV.each { |f| require File.expand_path(f) }' tests/ruby/test_*.rb

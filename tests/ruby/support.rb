@@ -17,6 +17,9 @@ module Support
   # Environment without DD_* leaking from the caller.
   def clean_env(extra = {})
     env = ENV.to_h.reject { |k, _| k.start_with?("DD_", "STACKSIGHT_") || k == "RUBYOPT" }
+    # Sanitizer runs preload the ASan runtime into the profiled children
+    # only: the test runner itself loads no code of ours.
+    env["LD_PRELOAD"] = ENV["TEST_CHILD_LD_PRELOAD"] if ENV["TEST_CHILD_LD_PRELOAD"]
     env.merge(extra.transform_values(&:to_s))
   end
 
