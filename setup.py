@@ -65,7 +65,7 @@ class BuildNative(build_ext):
         cflags, libs = native_flags()
         for ext in self.extensions:
             ext.extra_compile_args += cflags
-            ext.extra_link_args += libs
+            ext.extra_link_args += libs + ["-lm"]
         super().run()
 
 

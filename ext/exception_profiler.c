@@ -149,7 +149,7 @@ exc_event(PyTypeObject *type, PyObject *exc)
     exc_seen++;
     if (--exc_countdown > 0)
         return;
-    exc_countdown = ssp_geometric_interval(exc_mean_interval);
+    exc_countdown = ss_geometric_interval(exc_mean_interval);
     exc_record(type, exc);
 }
 
@@ -456,7 +456,7 @@ ssp_exceptions_start(ssp_walker *walker, const ss_config *cfg)
     exc_max_frames = max;
     exc_walker = walker;
     exc_mean_interval = mean;
-    exc_countdown = ssp_geometric_interval(mean);
+    exc_countdown = ss_geometric_interval(mean);
     exc_seen = exc_sampled = 0;
     if (exc_install() < 0) {
         PyObject *et, *ev, *etb;

@@ -270,7 +270,7 @@ lock_sample_now(void)
 {
     if (!lock_recording || --lock_countdown > 0)
         return 0;
-    lock_countdown = ssp_geometric_interval(lock_scale);
+    lock_countdown = ss_geometric_interval(lock_scale);
     return 1;
 }
 
@@ -623,7 +623,7 @@ ssp_locks_start(ssp_walker *walker, const ss_config *cfg)
     lock_max_frames = max;
     lock_walker = walker;
     lock_scale = 100.0 / (cfg->capture_pct > 100.0 ? 100.0 : cfg->capture_pct);
-    lock_countdown = ssp_geometric_interval(lock_scale);
+    lock_countdown = ss_geometric_interval(lock_scale);
     lock_recording = 1;
     return 0;
 }

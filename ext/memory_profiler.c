@@ -220,7 +220,7 @@ static pthread_once_t mem_atfork_once = PTHREAD_ONCE_INIT;
 static void
 mem_sample(void *ptr, size_t size)
 {
-    mem_countdown = ssp_exponential_interval(mem_mean);
+    mem_countdown = ss_exponential_interval(mem_mean);
     if (mem_in_sample || mem_walker == NULL)
         return;
     ss_aggregator *agg = ss_core_aggregator();
@@ -342,7 +342,7 @@ ssp_memory_start(ssp_walker *walker, const ss_config *cfg)
     mem_alloc_on = cfg->memory_enabled != 0;
     mem_heap_on = cfg->heap_enabled != 0;
     mem_mean = (double)(cfg->heap_sample_bytes > 0 ? cfg->heap_sample_bytes : 1048576);
-    mem_countdown = ssp_exponential_interval(mem_mean);
+    mem_countdown = ss_exponential_interval(mem_mean);
     mem_sampled = mem_dropped = 0;
     if (!mem_installed) {
         PyMemAllocatorEx hook = {NULL, mem_malloc, mem_calloc, mem_realloc, mem_free};

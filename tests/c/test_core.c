@@ -23,6 +23,7 @@
 #include "pprof_encoder.h"
 #include "profile.pb-c.h"
 #include "safe_read.h"
+#include "sampling_intervals.h"
 #include "thread_clock.h"
 
 static int failures;
@@ -280,6 +281,22 @@ static void test_idle_stacks(void)
     pthread_join(t, NULL);
 }
 
+static void test_sampling_intervals(void)
+{
+    /* Means of many draws match the requested means (unbiased weights). */
+    double g = 0, e = 0;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        g += (double)ss_geometric_interval(20.0);
+        e += (double)ss_exponential_interval(1000.0);
+    }
+    CHECK(g / n > 19.5 && g / n < 20.5);
+    CHECK(e / n > 985.0 && e / n < 1015.0);
+    CHECK(ss_geometric_interval(1.0) == 1 && ss_geometric_interval(0.5) == 1);
+    double u = ss_random_unit();
+    CHECK(u > 0.0 && u <= 1.0);
+}
+
 int main(void)
 {
     test_parsers();
@@ -290,6 +307,7 @@ int main(void)
     test_safe_read();
     test_thread_clock();
     test_idle_stacks();
+    test_sampling_intervals();
     drain_warnings(NULL);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

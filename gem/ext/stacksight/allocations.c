@@ -208,7 +208,7 @@ static void on_newobj(VALUE tpval, void *data)
     (void)data;
     if (!al_on || busy || --al_countdown > 0)
         return;
-    al_countdown = ev_geometric(al_mean);
+    al_countdown = ss_geometric_interval(al_mean);
     VALUE obj = rb_tracearg_object(rb_tracearg_from_tracepoint(tpval));
     VALUE klass = RBASIC_CLASS(obj);
     if (!klass || RB_BUILTIN_TYPE(obj) == T_IMEMO || RB_BUILTIN_TYPE(obj) == T_NODE)
@@ -385,7 +385,7 @@ int ev_allocations_start(const ss_config *cfg)
     double mean = (double)cfg->heap_sample_bytes / SLOT_BYTES;
     al_mean = mean < 1 ? 1 : mean;
     al_weight = (int64_t)(al_mean + 0.5);
-    al_countdown = ev_geometric(al_mean);
+    al_countdown = ss_geometric_interval(al_mean);
     report_allocs = cfg->memory_enabled;
     heap_on = cfg->heap_enabled;
     al_on = 1;

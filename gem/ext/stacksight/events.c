@@ -33,38 +33,12 @@ static VALUE *scratch_frames;           /* frames of the stack being named (pinn
 static int *scratch_lines;              /* their lines */
 static int scratch_n;                   /* frames in scratch_frames to mark */
 static int max_frames;                  /* capacity of the scratch buffers */
-static _Thread_local uint64_t rng;      /* xorshift64* state; 0 = not seeded */
 static _Thread_local pid_t cached_tid;  /* gettid() of this thread, 0 = unknown */
 static _Thread_local char tname[64];    /* last thread name seen on this thread */
 static _Thread_local size_t tname_len;  /* its length */
 static _Thread_local uint32_t tname_id; /* its interned id; 0 = none cached */
 static ID id_name;
 static int root_data = 1;            /* Ruby calls dmark only for a non-NULL pointer */
-
-double ev_random_unit(void)
-{
-    uint64_t x = rng;
-    if (!x) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        x = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&rng;
-        if (!x)
-            x = 0x2545F4914F6CDD1Dull;
-    }
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng = x;
-    return ((double)((x * 0x2545F4914F6CDD1Dull) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
-}
-
-int64_t ev_geometric(double mean)
-{
-    if (!(mean > 1.0))
-        return 1;
-    double n = floor(log(ev_random_unit()) / log1p(-1.0 / mean)) + 1.0;
-    return n > 4e18 ? (int64_t)4e18 : (int64_t)n;
-}
 
 int64_t ev_now_ns(void)
 {

@@ -22,13 +22,10 @@
 #include <sys/types.h>
 
 #include "aggregator.h"
+#include "sampling_intervals.h"
 #include "config.h"
 
-/* Uniform in (0, 1], per-thread xorshift state. */
-double ev_random_unit(void);
-/* Events until the next sampled one (>= 1) when each is sampled with
- * probability 1/mean; mean <= 1 samples every event. */
-int64_t ev_geometric(double mean);
+/* Sampling gaps come from the core: ss_geometric_interval(mean). */
 
 /* Monotonic clock, ns. */
 int64_t ev_now_ns(void);

@@ -49,7 +49,7 @@ static void on_raise(VALUE tpval, void *data)
     (void)data;
     if (!exc_on || --exc_countdown > 0)
         return;
-    exc_countdown = ev_geometric(exc_mean);
+    exc_countdown = ss_geometric_interval(exc_mean);
     rb_trace_arg_t *arg = rb_tracearg_from_tracepoint(tpval);
     int state = 0;
     rb_protect(record, rb_tracearg_raised_exception(arg), &state);
@@ -81,7 +81,7 @@ int ev_exceptions_start(const ss_config *cfg)
     }
     exc_frames = f;
     exc_mean = mean;
-    exc_countdown = ev_geometric(mean);
+    exc_countdown = ss_geometric_interval(mean);
     exc_on = 1;
     rb_tracepoint_enable(raise_hook);
     return 0;

@@ -202,7 +202,7 @@ static int sampled(void)
 {
     if (!mx_on || --mx_countdown > 0)
         return 0;
-    mx_countdown = ev_geometric(mx_mean);
+    mx_countdown = ss_geometric_interval(mx_mean);
     return 1;
 }
 
@@ -421,7 +421,7 @@ int ev_mutexes_start(const ss_config *cfg)
     mx_frames = f;
     mx_mean = 100.0 / cfg->capture_pct;
     mx_weight = (int64_t)(mx_mean + 0.5);
-    mx_countdown = ev_geometric(mx_mean);
+    mx_countdown = ss_geometric_interval(mx_mean);
     install();
     mx_on = 1;
     return 0;
