@@ -30,12 +30,21 @@ static const char *trimmed(const char *s, char *buf, size_t cap)
     return buf;
 }
 
+/* Copy `text` trimmed into `buf`; -1 if absent, too long or empty. Every
+ * number and flag parser starts here. */
+static int trimmed_value(const char *text, char *buf, size_t cap)
+{
+    if (!text || strlen(text) >= cap)
+        return -1;
+    trimmed(text, buf, cap);
+    return buf[0] ? 0 : -1;
+}
+
 int ss_parse_bool(const char *text, int *out)
 {
     char b[16];
-    if (!text || strlen(text) >= sizeof b)
+    if (trimmed_value(text, b, sizeof b))
         return -1;
-    trimmed(text, b, sizeof b);
     if (!strcasecmp(b, "1") || !strcasecmp(b, "true") || !strcasecmp(b, "yes") || !strcasecmp(b, "on")) {
         *out = 1;
         return 0;
@@ -50,10 +59,7 @@ int ss_parse_bool(const char *text, int *out)
 int ss_parse_double(const char *text, double min, double max, double *out)
 {
     char b[64];
-    if (!text || strlen(text) >= sizeof b)
-        return -1;
-    trimmed(text, b, sizeof b);
-    if (!b[0])
+    if (trimmed_value(text, b, sizeof b))
         return -1;
     char *end;
     errno = 0;
@@ -67,10 +73,7 @@ int ss_parse_double(const char *text, double min, double max, double *out)
 int ss_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out)
 {
     char b[64];
-    if (!text || strlen(text) >= sizeof b)
-        return -1;
-    trimmed(text, b, sizeof b);
-    if (!b[0])
+    if (trimmed_value(text, b, sizeof b))
         return -1;
     char *end;
     errno = 0;

@@ -29,6 +29,15 @@ module Stacksight
       Helper.start if Native.running?
     end
 
+    # The one exec wrapper every exec entry point below goes through.
+    def around_exec
+      before_exec
+      yield
+    rescue Exception # rubocop:disable Lint/RescueException
+      after_failed_exec
+      raise
+    end
+
     module ProcessMethods
       def _fork
         pid = super
@@ -43,13 +52,7 @@ module Stacksight
       end
 
       def exec(*args)
-        Hooks.before_exec
-        begin
-          super
-        rescue Exception
-          Hooks.after_failed_exec
-          raise
-        end
+        Hooks.around_exec { super }
       end
     end
 
@@ -57,25 +60,13 @@ module Stacksight
       private
 
       def exec(*args)
-        Hooks.before_exec
-        begin
-          super
-        rescue Exception
-          Hooks.after_failed_exec
-          raise
-        end
+        Hooks.around_exec { super }
       end
     end
 
     module KernelSingletonExec
       def exec(*args)
-        Hooks.before_exec
-        begin
-          super
-        rescue Exception
-          Hooks.after_failed_exec
-          raise
-        end
+        Hooks.around_exec { super }
       end
     end
 
