@@ -13,10 +13,18 @@ class TestExceptions < Minitest::Test
     raise_few(2_000)
   RUBY
 
-  def profile(env)
+  # Burns 0.3 s of this thread's CPU, so the profile has CPU samples even
+  # when the raisers themselves take only milliseconds.
+  SPIN = <<~RUBY
+    c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
+    x = 0
+    x += 1 while Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID) - c0 < 0.3
+  RUBY
+
+  def profile(env, extra = "")
     Dir.mktmpdir do |dir|
       prefix = File.join(dir, "p")
-      code = "require 'stacksight'\nStacksight.start\n#{RAISERS}\nStacksight.stop\n"
+      code = "require 'stacksight'\nStacksight.start\n#{RAISERS}\n#{extra}\nStacksight.stop\n"
       assert_ok(run_ruby(code, env: { "DD_PROFILING_OUTPUT_PPROF" => prefix, "DD_PROFILING_UPLOAD_PERIOD" => "0.5" }.merge(env)))
       return samples(prefix)
     end
@@ -48,8 +56,9 @@ class TestExceptions < Minitest::Test
   end
 
   def test_switched_off
-    s = profile("DD_PROFILING_EXCEPTION_ENABLED" => "false")
+    s = profile({ "DD_PROFILING_EXCEPTION_ENABLED" => "false" }, SPIN)
     refute s.empty?
+    assert_operator sum(s, "cpu-time"), :>, 0
     assert_equal 0, sum(s, "exception-samples")
     refute s.any? { |x| x.values.key?("exception-samples") }
   end

@@ -27,9 +27,12 @@ class TestSampling < Minitest::Test
     code = <<~RUBY
       require "stacksight"
       def spin(n) = n.times { |i| i * i }
-      def fifty  = spin(50_000)
-      def thirty = spin(30_000)
-      def twenty = spin(20_000)
+      # Each call lasts ~10 sampling periods: with calls much shorter than
+      # a period, a periodic loop aliases with the kernel's timer tick and
+      # the split depends on the phase, not on the profiler.
+      def fifty  = spin(1_250_000)
+      def thirty = spin(750_000)
+      def twenty = spin(500_000)
       Stacksight::Profiler.new(service: "split").start
       t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
       c0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
