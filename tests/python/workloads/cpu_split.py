@@ -14,16 +14,19 @@ def burn(n):
     return total
 
 
+# Each call lasts several sampling periods: calls much shorter than a period,
+# repeated in a fixed cycle, alias with the kernel's timer tick and the split
+# then depends on their phase rather than on the profiler.
 def fifty():
-    return burn(50_000)
+    return burn(500_000)
 
 
 def thirty():
-    return burn(30_000)
+    return burn(300_000)
 
 
 def twenty():
-    return burn(20_000)
+    return burn(200_000)
 
 
 def sleeper(stop):
