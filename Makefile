@@ -9,12 +9,15 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 GEN := build/gen
 CC ?= gcc
-CFLAGS_CORE := -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g -O1 \
+# Recursive (=), not simple (:=): pkg-config must run when a recipe needs the
+# flags, after `deps` has installed the libraries, or the first `make test` on
+# a fresh machine links without them.
+CFLAGS_CORE = -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g -O1 \
 	-I$(GEN) -Isrc/common $(shell pkg-config --cflags libcurl libprotobuf-c zlib 2>/dev/null)
-LIBS_CORE := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null) -lpthread -lm
+LIBS_CORE = $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null) -lpthread -lm
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
 SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-protobuf libcurl4-openssl-dev \
-	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap
+	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap ca-certificates
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps venv python ruby core-tests test test-python test-ruby demo demo-stop bench bench-quick clean

@@ -16,6 +16,11 @@
 .PHONY: test-asan test-asan-core test-asan-python test-asan-ruby test-valgrind \
 	test-reliability test-reliability-ruby fuzz-smoke fuzz fuzz-build soak
 
+# These targets' own packages, installed by `deps` (a prerequisite of each)
+# when one of them is what make was asked for.
+test-asan test-asan-core test-asan-python test-asan-ruby test-valgrind test-reliability \
+test-reliability-ruby fuzz-smoke fuzz fuzz-build soak: SYSTEM_PACKAGES += clang libclang-rt-14-dev valgrind
+
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so)
 ASAN_DIR := build/asan

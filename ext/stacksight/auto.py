@@ -4,13 +4,17 @@ Configuration comes from the DD_* environment. If the profiler cannot run
 here, one warning is logged and the program goes on unprofiled."""
 import logging
 
-from stacksight.profiler import Profiler, ProfilerError
+from stacksight.profiler import Profiler, ProfilerError, in_subinterpreter
 
 profiler = None
 
 
 def _start():
     global profiler
+    if in_subinterpreter():
+        # Profiling belongs to the main interpreter (subinterpreters are not
+        # sampled, see the README); a warning per subinterpreter is only noise.
+        return
     try:
         profiler = Profiler().start()
     except ProfilerError as exc:

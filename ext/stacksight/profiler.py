@@ -40,6 +40,22 @@ def _native():
     return _native
 
 
+def in_subinterpreter():
+    """True in a subinterpreter. One sampler runs per process and it reads the
+    main interpreter's threads; code running in subinterpreters is not
+    profiled, and a subinterpreter never starts a second sampler."""
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        try:
+            return module.get_current() != module.get_main()
+        except Exception:   # an interface we do not know: assume the main one
+            return False
+    return False
+
+
 def _default_service():
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
@@ -52,11 +68,26 @@ def _default_service():
     return "unnamed-python-service"
 
 
+def _check_text(what, value):
+    """The core keeps C strings in UTF-8: a NUL would cut the value short and a
+    lone surrogate cannot be encoded, so both are refused, naming the argument."""
+    if "\0" in value:
+        raise ValueError(f"Profiler() argument {what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"Profiler() argument {what} is not valid text "
+                         f"(character {value[exc.start]!r} at position {exc.start} cannot be "
+                         "encoded as UTF-8)") from None
+
+
 def _check_options(options):
     for name in _STRING_OPTIONS:
         value = options.get(name)
         if value is not None and not isinstance(value, str):
             raise TypeError(f"Profiler() argument '{name}' must be str or None, not {type(value).__name__}")
+        if value is not None:
+            _check_text(f"'{name}'", value)
     tags = options.get("tags")
     if tags is not None:
         if not isinstance(tags, dict):
@@ -65,6 +96,8 @@ def _check_options(options):
             if not isinstance(key, str) or not isinstance(value, str):
                 raise TypeError("Profiler() argument 'tags' must map str to str; "
                                 f"got {key!r}: {value!r}")
+            _check_text(f"'tags' key {key!r}", key)
+            _check_text(f"'tags' value of {key!r}", value)
             if not key or "," in key or " " in key or ":" in key:
                 raise ValueError(f"Profiler() argument 'tags': invalid key {key!r} "
                                  "(non-empty, no comma, space or colon)")
@@ -105,6 +138,9 @@ class Profiler:
                 raise ProfilerError("this profiler is already running")
             if _running_profiler is not None:
                 raise ProfilerError("another stacksight Profiler is already running in this process")
+            if in_subinterpreter():
+                raise ProfilerError("this is a subinterpreter; the profiler runs in the main "
+                                    "interpreter only (start it there)")
             _threads.install(native)
             try:
                 native.start(default_service=_default_service(), **self._options)

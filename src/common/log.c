@@ -29,6 +29,31 @@ void ss_log_set_notify(ss_log_notify_fn fn)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* Copy `in` to `out` with control characters written as \xNN: warnings quote
+ * values the user set (environment, tags), and an ESC, CR or LF in one must
+ * not reach a terminal or a log line raw. */
+static void copy_escaped(char *out, size_t cap, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (; *in; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c < 0x20 || c == 0x7f) {
+            if (o + 4 >= cap)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            if (o + 1 >= cap)
+                break;
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void push_locked(int level, const char *fmt, va_list ap)
 {
     if (ring_count == RING_SLOTS) {
@@ -36,8 +61,10 @@ static void push_locked(int level, const char *fmt, va_list ap)
         return;
     }
     log_message *m = &ring[(ring_head + ring_count) % RING_SLOTS];
+    char raw[MESSAGE_MAX];
     m->level = level;
-    vsnprintf(m->text, sizeof m->text, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    copy_escaped(m->text, sizeof m->text, raw);
     ring_count++;
 }
 
