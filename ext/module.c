@@ -520,7 +520,7 @@ native_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     if (active_walker != NULL)
         ssp_walker_get_stats(active_walker, &w);
     return Py_BuildValue(
-        "{s:K,s:K,s:K,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
+        "{s:K,s:K,s:K,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
         "ticks", (unsigned long long)s.sampler.ticks,
         "thread_samples", (unsigned long long)s.sampler.thread_samples,
         "torn_samples", (unsigned long long)s.sampler.torn_samples,
@@ -531,6 +531,7 @@ native_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
         "profiles_exported", (unsigned long long)s.profiles_exported,
         "export_failures", (unsigned long long)s.export_failures,
         "samples_dropped", (unsigned long long)s.samples_dropped,
+        "samples_folded", (unsigned long long)s.samples_folded,
         "last_encode_ns", (long long)s.last_encode_ns,
         "last_export_ns", (long long)s.last_export_ns,
         "last_profile_bytes", (Py_ssize_t)s.last_profile_bytes,

@@ -2,6 +2,7 @@
 #include "aggregator.h"
 
 #include "big_alloc.h"
+#include "interner.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +89,19 @@ static int same_key(const ss_profile_buffer *buf, const ss_sample_row *row, uint
            memcmp(buf->frames + row->frames_offset, frames, nframes * sizeof *frames) == 0;
 }
 
-void ss_buffer_add(ss_profile_buffer *buf, const ss_frame *frames, uint32_t nframes,
-                   const ss_labels *labels, const int64_t *values)
+static pthread_once_t other_stacks_once = PTHREAD_ONCE_INIT;
+static uint32_t other_stacks_function;   /* interner id of SS_OTHER_STACKS */
+
+static void intern_other_stacks(void)
+{
+    other_stacks_function = ss_intern_function(ss_intern_cstr(SS_OTHER_STACKS), SS_STRING_NONE, 0);
+}
+
+/* Add at an existing key, or store a new one if it fits in the first `row_limit`
+ * rows and `frame_limit` frames. 0 = stored, -1 = no room. */
+static int add_row(ss_profile_buffer *buf, const ss_frame *frames, uint32_t nframes,
+                   const ss_labels *labels, const int64_t *values, uint32_t row_limit,
+                   uint32_t frame_limit)
 {
     uint64_t hash = hash_key(frames, nframes, labels);
     if (buf->nslots) {
@@ -103,15 +115,13 @@ void ss_buffer_add(ss_profile_buffer *buf, const ss_frame *frames, uint32_t nfra
                 for (int k = 0; k < SS_VALUE_KINDS; k++)
                     row->values[k] += values[k];
                 buf->added++;
-                return;
+                return 0;
             }
         }
     }
-    if ((buf->nrows == buf->rows_cap && grow_rows(buf) != 0) ||
-        reserve_frames(buf, nframes) != 0) {
-        buf->dropped++;
-        return;
-    }
+    if (buf->nrows >= row_limit || (uint64_t)buf->nframes + nframes > frame_limit ||
+        (buf->nrows == buf->rows_cap && grow_rows(buf) != 0) || reserve_frames(buf, nframes) != 0)
+        return -1;
     uint32_t mask = buf->nslots - 1;
     uint32_t i = (uint32_t)hash & mask;
     while (buf->slots[i])
@@ -126,12 +136,37 @@ void ss_buffer_add(ss_profile_buffer *buf, const ss_frame *frames, uint32_t nfra
     buf->nframes += nframes;
     buf->slots[i] = ++buf->nrows;
     buf->added++;
+    return 0;
+}
+
+void ss_buffer_add(ss_profile_buffer *buf, const ss_frame *frames, uint32_t nframes,
+                   const ss_labels *labels, const int64_t *values)
+{
+    if (add_row(buf, frames, nframes, labels, values, SS_MAX_KEYS_PER_BUFFER - SS_FOLD_RESERVE_ROWS,
+                SS_MAX_FRAMES_PER_BUFFER - SS_FOLD_RESERVE_ROWS) == 0)
+        return;
+    /* Fold: the thread keeps its time, only the stack is lost. Thread labels
+     * only, so the reserve holds one row per thread; past it, one row for all. */
+    pthread_once(&other_stacks_once, intern_other_stacks);
+    ss_frame other = {other_stacks_function, 0};
+    ss_labels thread = {.thread_id = labels->thread_id,
+                        .native_thread_id = labels->native_thread_id,
+                        .thread_name = labels->thread_name};
+    ss_labels anyone = {0};
+    if (add_row(buf, &other, 1, &thread, values, SS_MAX_KEYS_PER_BUFFER - 1,
+                SS_MAX_FRAMES_PER_BUFFER - 1) == 0 ||
+        add_row(buf, &other, 1, &anyone, values, SS_MAX_KEYS_PER_BUFFER,
+                SS_MAX_FRAMES_PER_BUFFER) == 0)
+        buf->folded++;
+    else
+        buf->dropped++;
 }
 
 void ss_buffer_clear(ss_profile_buffer *buf)
 {
     buf->nrows = 0;
     buf->nframes = 0;
+    buf->folded = 0;
     buf->dropped = 0;
     buf->added = 0;
     if (buf->slots)

@@ -7,8 +7,11 @@
  *
  * Two buffers: writers fill the active one while the upload thread encodes
  * the other (ss_aggregator_swap). Each buffer has a hard cap on distinct keys
- * and on stored frames; a sample that does not fit is counted as dropped, it
- * never allocates past the cap. */
+ * and on stored frames and never allocates past it. A sample whose stack does
+ * not fit any more is folded, values intact, into its thread's one-frame
+ * "[other stacks]" row (rows kept in reserve for that), so the totals of a
+ * period with very many distinct stacks stay right; only a sample that finds
+ * even the reserve full is counted as dropped. */
 #ifndef SS_AGGREGATOR_H
 #define SS_AGGREGATOR_H
 
@@ -45,6 +48,8 @@ typedef struct ss_labels {
 
 #define SS_MAX_KEYS_PER_BUFFER   16384u   /* distinct (stack, labels) per period */
 #define SS_MAX_FRAMES_PER_BUFFER (1u << 19) /* frames stored per period, 4 MB worst case */
+#define SS_FOLD_RESERVE_ROWS     256u     /* of the key cap, kept for "[other stacks]" rows */
+#define SS_OTHER_STACKS "[other stacks]"
 
 typedef struct ss_sample_row {
     uint32_t frames_offset;    /* into ss_profile_buffer.frames; leaf first */
@@ -63,7 +68,8 @@ typedef struct ss_profile_buffer {
     uint32_t nframes, frames_cap;
     int64_t start_ns;          /* wall clock (Unix ns) when this buffer became active */
     int64_t end_ns;            /* set by swap */
-    uint64_t dropped;          /* samples that did not fit */
+    uint64_t folded;           /* samples folded into "[other stacks]" rows */
+    uint64_t dropped;          /* samples that did not fit even there */
     uint64_t added;            /* ss_buffer_add calls that stored something */
 } ss_profile_buffer;
 

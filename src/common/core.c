@@ -143,13 +143,14 @@ static char *internal_json(const ss_profile_buffer *buf, const ss_encode_stats *
                  "{\"sampler\":{\"ticks\":%llu,\"thread_samples\":%llu,\"torn_samples\":%llu,"
                  "\"cpu_ns\":%lld,\"interval_ns\":%lld,\"stretched_ticks\":%llu,\"cpu_events\":%llu,"
                  "\"cpu_timers\":%s},"
-                 "\"samples_dropped\":%llu,\"interner_overflows\":%llu,"
+                 "\"samples_folded\":%llu,\"samples_dropped\":%llu,\"interner_overflows\":%llu,"
                  "\"encode\":{\"cpu_ns\":%lld,\"samples\":%u,\"locations\":%u,\"raw_bytes\":%zu,\"gzip_bytes\":%zu},"
                  "\"exports\":{\"sent\":%llu,\"failed\":%llu}}",
                  (unsigned long long)ss.ticks, (unsigned long long)ss.thread_samples,
                  (unsigned long long)ss.torn_samples, (long long)ss.cpu_ns, (long long)ss.interval_ns,
                  (unsigned long long)ss.stretched_ticks, (unsigned long long)ss.cpu_events,
-                 ss.cpu_timers ? "true" : "false", (unsigned long long)buf->dropped,
+                 ss.cpu_timers ? "true" : "false", (unsigned long long)buf->folded,
+                 (unsigned long long)buf->dropped,
                  (unsigned long long)ss_interner_overflows(), (long long)es->encode_ns, es->samples,
                  es->locations, es->raw_bytes, es->gzip_bytes, (unsigned long long)core.export_stats.sent,
                  (unsigned long long)core.export_stats.failed) < 0)
@@ -183,8 +184,13 @@ static void finish_period(ss_bytes *scratch)
     ss_value_mask mask = SS_MASK_CPU_WALL | core.binding.extra_values;
     ss_encode_stats es = {0};
     int64_t period_ns = 1000000000LL / (core.cfg.sample_hz > 0 ? core.cfg.sample_hz : 100);
-    uint64_t dropped = buf->dropped;
+    uint64_t dropped = buf->dropped, folded = buf->folded;
     int encoded = ss_pprof_encode(buf, mask, period_ns, scratch, &es) == 0;
+    if (folded)
+        ss_log_once(SS_LOG_WARNING, "samples-folded", "stacksight: a profile period had more distinct stacks "
+                    "than the per-period limit (%u); %llu samples were kept under \"" SS_OTHER_STACKS "\" "
+                    "with their thread and values, without their stack", SS_MAX_KEYS_PER_BUFFER,
+                    (unsigned long long)folded);
     if (dropped)
         ss_log_once(SS_LOG_WARNING, "samples-dropped", "stacksight: a profile period had more distinct stacks "
                     "than the per-period limit; %llu samples were dropped", (unsigned long long)dropped);
@@ -219,6 +225,7 @@ static void finish_period(ss_bytes *scratch)
         else
             core.stats.export_failures++;
         core.stats.samples_dropped += dropped;
+        core.stats.samples_folded += folded;
         pthread_mutex_unlock(&core.lock);
     }
     ss_aggregator_release(&core.agg, buf);

@@ -62,6 +62,7 @@ typedef struct ss_core_stats {
     uint64_t profiles_exported;
     uint64_t export_failures;
     uint64_t samples_dropped;
+    uint64_t samples_folded;     /* samples kept under "[other stacks]" (stack cap reached) */
     int64_t last_encode_ns;
     int64_t last_export_ns;
     size_t last_profile_bytes;

@@ -176,13 +176,51 @@ static void test_aggregator(void)
     ss_bytes_free(&out);
     ss_aggregator_release(&agg, buf);
 
-    /* The per-buffer cap drops and counts; it never grows past it. */
+    /* Past the key cap, samples keep their thread and values under one
+     * "[other stacks]" row per thread; the table never grows past the cap and
+     * the totals stay right. */
     ss_frame f = stack[0];
-    for (uint32_t i = 0; i < SS_MAX_KEYS_PER_BUFFER + 100; i++) {
+    const uint32_t extra = 5000, threads = 3;
+    int64_t wall_of[4] = {0};
+    for (uint32_t i = 0; i < SS_MAX_KEYS_PER_BUFFER + extra; i++) {
+        ss_labels t = {.thread_id = 1 + i % threads, .native_thread_id = 100 + i % threads,
+                       .exception_type = ss_intern_cstr(i % 2 ? "E1" : "E2")};
         f.line = (int32_t)i;
-        ss_aggregator_add1(&agg, &f, 1, &l, SS_WALL_TIME, 1);
+        ss_aggregator_add1(&agg, &f, 1, &t, SS_WALL_TIME, 1 + (int64_t)(i % 7));
+        wall_of[1 + i % threads] += 1 + (int64_t)(i % 7);
     }
-    CHECK(agg.active->nrows == SS_MAX_KEYS_PER_BUFFER && agg.active->dropped == 100);
+    buf = agg.active;
+    CHECK(buf->nrows <= SS_MAX_KEYS_PER_BUFFER && buf->dropped == 0);
+    CHECK(buf->folded == extra + SS_FOLD_RESERVE_ROWS);
+    uint32_t other_rows = 0;
+    int64_t got_of[4] = {0};
+    for (uint32_t r = 0; r < buf->nrows; r++) {
+        const ss_sample_row *row = &buf->rows[r];
+        got_of[row->labels.thread_id] += row->values[SS_WALL_TIME];
+        ss_function_info fi = ss_function_at(buf->frames[row->frames_offset].function);
+        if (!strcmp(ss_string_at(fi.name, NULL), SS_OTHER_STACKS)) {
+            other_rows++;
+            CHECK(row->nframes == 1 && row->labels.exception_type == 0 && row->labels.native_thread_id >= 100);
+        }
+    }
+    CHECK(other_rows == threads);
+    for (uint32_t t = 1; t <= threads; t++)
+        CHECK(got_of[t] == wall_of[t]);
+
+    /* More overflowing threads than the reserve holds: one row for all. */
+    for (uint32_t i = 0; i < 2 * SS_FOLD_RESERVE_ROWS; i++) {
+        ss_labels t = {.thread_id = 1000 + i};
+        f.line = -1 - (int32_t)i;
+        ss_aggregator_add1(&agg, &f, 1, &t, SS_WALL_TIME, 1);
+    }
+    CHECK(buf->nrows == SS_MAX_KEYS_PER_BUFFER && buf->dropped == 0);
+    int64_t total = 0;
+    for (uint32_t r = 0; r < buf->nrows; r++)
+        total += buf->rows[r].values[SS_WALL_TIME];
+    int64_t want = 2 * SS_FOLD_RESERVE_ROWS;
+    for (uint32_t t = 1; t <= threads; t++)
+        want += wall_of[t];
+    CHECK(total == want);
     ss_aggregator_destroy(&agg);
 }
 
