@@ -25,6 +25,7 @@ static _Atomic uint64_t ring[RING_SIZE];
 static ss_cpu_capture_fn capture_fn;      /* set before timers exist */
 static int event_fd = -1;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static void (*_Atomic front_handler)(int, siginfo_t *, void *);   /* a binding's, chaining to ours */
 static int install_result = -1;
 
 static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
@@ -99,6 +100,21 @@ int ss_cpu_timer_install(void)
 {
     pthread_once(&install_once, install);
     return install_result;
+}
+
+void ss_cpu_timer_set_front_handler(void (*fn)(int, siginfo_t *, void *))
+{
+    atomic_store(&front_handler, fn);
+}
+
+int ss_cpu_timer_handler_intact(void)
+{
+    struct sigaction cur;
+    if (install_result != 0 || sigaction(EVENT_SIGNAL, NULL, &cur) != 0)
+        return 0;
+    if (!(cur.sa_flags & SA_SIGINFO))
+        return 0;
+    return cur.sa_sigaction == on_cpu_slice || (cur.sa_sigaction && cur.sa_sigaction == atomic_load(&front_handler));
 }
 
 int ss_cpu_timer_event_fd(void)

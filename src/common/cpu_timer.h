@@ -17,12 +17,23 @@
 #ifndef SS_CPU_TIMER_H
 #define SS_CPU_TIMER_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /* Install the handler (once per process). Returns 0, or -1 when the signal
  * already has a handler that is not ours (then CPU timers are unavailable). */
 int ss_cpu_timer_install(void);
+
+/* A binding that puts its own handler in front of ours (chaining to it)
+ * names it here, so that the handler check below accepts it. */
+void ss_cpu_timer_set_front_handler(void (*fn)(int, siginfo_t *, void *));
+
+/* 1 while the signal's handler is still ours (or the front one). An
+ * application that installs its own SIGPROF handler, or resets it to the
+ * default action (which ends the process), takes the signal back: the sampler
+ * checks this every wall tick and then stops all CPU timers (one syscall). */
+int ss_cpu_timer_handler_intact(void);
 
 /* The fd that becomes readable when events are waiting; -1 if unavailable. */
 int ss_cpu_timer_event_fd(void);

@@ -173,6 +173,16 @@ static void *sampler_main(void *arg)
                 run_tick(s, &tick, &avg_cost_ns, &interval);
         }
         if (now >= next_wall) {
+            /* The application took SIGPROF (its own handler, or the default
+             * action restored): stop every CPU timer before one fires into
+             * it, and charge CPU at wall ticks from now on. */
+            if (timers && !timers->failed && !ss_cpu_timer_handler_intact()) {
+                ss_cpu_timer_set_clear(timers);
+                timers->failed = 1;
+                ss_log_once(SS_LOG_WARNING, "sigprof-taken", "stacksight: the application replaced the "
+                            "SIGPROF handler; CPU timers are stopped and CPU time is attributed at "
+                            "sampling ticks from now on");
+            }
             memset(&tick, 0, offsetof(ss_tick, cpu_tids));
             tick.kind = SS_TICK_WALL;
             tick.number = ++wall_ticks;

@@ -177,6 +177,7 @@ const char *rt_capture_install(void)
         return "cannot read the SIGPROF handler";
     if ((previous_action.sa_flags & SA_SIGINFO) && previous_action.sa_sigaction == on_sigprof)
         memset(&previous_action, 0, sizeof previous_action);
+    ss_cpu_timer_set_front_handler(on_sigprof);
     if (sigaction(SIGPROF, &sa, NULL) != 0)
         return "cannot install the SIGPROF handler";
     installed = 1;
@@ -233,6 +234,10 @@ int rt_pool_ensure(int nslots, int max_frames)
 
 int rt_capture_request(int idx, pid_t tid)
 {
+    /* trap('PROF') or a native library took the signal: a request would run
+     * the application's handler, or end the process with the default action. */
+    if (!ss_cpu_timer_handler_intact())
+        return -2;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = SIGPROF;

@@ -73,9 +73,11 @@ extern rt_pool *_Atomic rt_current_pool;
  * ours (one-off requests) in front of it. Idempotent. NULL, or why not. */
 const char *rt_capture_install(void);
 int rt_pool_ensure(int nslots, int max_frames);
-/* Sidecar: ask thread `tid` (running or not) to fill slot `idx` now. 0, or
- * -1 if the thread is gone. */
+/* Sidecar: ask thread `tid` (running or not) to fill slot `idx` now. 0, -1
+ * if the thread is gone, -2 if the application took SIGPROF (no request can
+ * be sent any more; time is then charged under RT_SIGNAL_TAKEN_FRAME). */
 int rt_capture_request(int idx, pid_t tid);
+#define RT_SIGNAL_TAKEN_FRAME "[stack unknown: the application took SIGPROF]"
 /* Drop every claimed slot (after fork, at start). */
 void rt_pool_reset(void);
 /* Discard pending SIGPROFs of the whole process (before exec). */

@@ -327,12 +327,28 @@ static int request_locked(ss_tick *tick, rt_pool *pool, int i, int64_t cpu, int6
     attach_locked(n, e, i, tick->now_ns);
     charge(n, cpu, wall, cpu_n, wall_n);
     atomic_store(&n->state, RT_REQUESTED);
-    if (rt_capture_request(s, e->tid) == 0) {
+    int sent = rt_capture_request(s, e->tid);
+    if (sent == 0) {
         e->latest = s;
         e->requested_ns = tick->now_ns;
         e->woken = 1;
         atomic_fetch_add(&stat_requests, 1);
         return 1;
+    }
+    if (sent == -2) {
+        /* The application took SIGPROF: no stack can be captured any more.
+         * The thread keeps its time, under a frame that says so rather than
+         * under a stack it has since left. */
+        e->carry_cpu = n->cpu_ns - cpu;   /* this tick's share is charged by the caller */
+        e->carry_wall = n->wall_ns - wall;
+        e->carry_cpu_n = n->cpu_n - cpu_n;
+        e->carry_wall_n = n->wall_n - wall_n;
+        atomic_store(&n->state, RT_FREE);
+        if (e->last) {
+            e->last[0] = (ss_frame){ss_intern_function(ss_intern_cstr(RT_SIGNAL_TAKEN_FRAME), SS_STRING_NONE, 0), 0};
+            e->nlast = 1;
+        }
+        return 0;
     }
     atomic_store(&n->state, RT_FREE);   /* thread gone */
     free_entry_locked(i);
