@@ -76,19 +76,33 @@ def test_gzip_and_plain_attachments_are_accepted(serve_server, compression):
     assert status == 200 and body == raw
 
 
-def test_zstd_attachment_needs_zstandard(serve_server):
-    zstd_frame = b"\x28\xb5\x2f\xfd" + b"\x00" * 16
-    if zstd_available():
-        import zstandard
-        zstd_frame = zstandard.ZstdCompressor().compress(pprof_pb.encode_profile(cpu_profile(), "plain"))
-    body, content_type = datadog_upload(TAGS, profile_bytes=zstd_frame)
+def test_zstd_attachments_are_read_by_a_default_install(serve_server):
+    # ddtrace and dd-trace-go v2 compress every attachment with zstd:
+    # `zstandard` is a dependency of the package, not an extra.
+    assert zstd_available()
+    import zstandard
+    raw = pprof_pb.encode_profile(cpu_profile(), "plain")
+    body, content_type = datadog_upload(TAGS, profile_bytes=zstandard.ZstdCompressor().compress(raw))
     status, _, answer = post_upload(serve_server.url, body, content_type)
-    if zstd_available():
-        assert status == 200, answer
-    else:
-        assert status == 415
-        assert b"pip install zstandard" in answer
-        assert serve_server.store.count() == 0
+    assert status == 200, answer
+    assert serve_server.store.count() == 1
+
+
+def test_every_refusal_is_logged_with_its_reason(serve_server, capfd):
+    body, content_type = datadog_upload(TAGS, profile_bytes=b"\x28\xb5\x2f\xfd" + b"\x00" * 16)
+    status, _, answer = post_upload(serve_server.url, body, content_type)
+    assert 400 <= status < 500
+    # http.client refuses control characters in a URL; a hostile client does not.
+    host, port = serve_server.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"POST /profiling/v1/input?\x1b[2J HTTP/1.1\r\nHost: " + host.encode() +
+                    b"\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx")
+        assert raw.recv(100).split(b" ")[1].startswith(b"4")
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if "refused POST /profiling/v1/input" in line]
+    assert len(lines) == 2, err
+    assert f" {status} " in lines[0] and answer.decode().strip()[:40] in lines[0]
+    assert "\\x1b[2J" in lines[1] and "\x1b" not in err
 
 
 def test_info_endpoint_advertises_the_intake(serve_server):

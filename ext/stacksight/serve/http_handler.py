@@ -26,6 +26,15 @@ PYROSCOPE_INGEST_PATH = "/ingest"
 LINGER_SECONDS = 2.0
 
 
+
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + [0x7f]}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters as \\xNN: request lines and reasons come
+    from the network and must not reach a terminal raw."""
+    return text.translate(_CONTROL)
+
 class ProfileRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stacksight-serve"
@@ -38,7 +47,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - signature from the base class
         if not self.app.config.quiet:
-            sys.stderr.write(f"stacksight serve: {self.address_string()} {format % args}\n")
+            sys.stderr.write(f"stacksight serve: {self.address_string()} {printable(format % args)}\n")
 
     # -- responses ---------------------------------------------------------
 
@@ -56,6 +65,11 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def _reject(self, status: int, reason: str, body_unread: bool) -> None:
+        # A refused client may not show the answer to anyone: the server says
+        # why, even when --quiet silences the access log.
+        sys.stderr.write(f"stacksight serve: refused {printable(self.command or '')} "
+                         f"{printable(self.path or '')} from {self.address_string()}: "
+                         f"{status} {printable(reason)}\n")
         self._send(Response(status, "text/plain; charset=utf-8", (reason + "\n").encode("utf-8")),
                    close=body_unread)
         if body_unread:
