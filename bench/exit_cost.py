@@ -1,4 +1,4 @@
-"""What the profiler adds to a short Python process: wall time of
+"""What the profiler adds to a short Python process: wall and CPU time of
 `python -c "import stacksight.auto"` against `python -c pass`, with the agent
 refusing connections (nothing listens on the port) and with file output.
 Median of --runs runs each, interleaved.
@@ -6,6 +6,7 @@ Median of --runs runs each, interleaved.
   .venv/bin/python bench/exit_cost.py [--runs 15]"""
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -23,9 +24,13 @@ def free_port():
 
 
 def wall(code, env):
+    """(wall, CPU) seconds of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-    return time.monotonic() - t0
+    elapsed = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main():
@@ -45,10 +50,13 @@ def main():
     for _ in range(args.runs):
         for name, (code, env) in cases.items():
             times[name].append(wall(code, env))
-    none = statistics.median(times["no profiler"])
+    none = statistics.median(w for w, _ in times["no profiler"])
+    none_cpu = statistics.median(c for _, c in times["no profiler"])
     for name, ts in times.items():
-        m = statistics.median(ts)
-        print(f"{name:<16} {m * 1e3:7.1f} ms wall   (+{(m - none) * 1e3:6.1f} ms)")
+        m = statistics.median(w for w, _ in ts)
+        c = statistics.median(c for _, c in ts)
+        print(f"{name:<16} {m * 1e3:7.1f} ms wall (+{(m - none) * 1e3:6.1f})   "
+              f"{c * 1e3:7.1f} ms CPU (+{(c - none_cpu) * 1e3:6.1f})")
 
 
 if __name__ == "__main__":
