@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from .explorer import Response, error_response, json_response
 from .http_body import BodyReader, BodyTooLargeError, MalformedBodyError
 from .intake import IntakeError, prepare_datadog_upload, prepare_pyroscope_upload
+from .response_encoding import encode_for_client
 from .multipart import (MultipartError, TooManyPartsError, boundary_from_content_type,
                         parse_multipart)
 
@@ -132,7 +133,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         except Exception as error:  # a broken stored profile must not kill the page
             self.log_error("explorer error on %s: %r", self.path, error)
             response = error_response(500, f"internal error: {error}")
-        self._send(response)
+        self._send(encode_for_client(response, self.headers.get("Accept-Encoding", "")))
 
     def do_HEAD(self):  # noqa: N802
         self.do_GET()
