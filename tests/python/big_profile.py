@@ -28,13 +28,15 @@ def _function_pool(rng: random.Random, count: int) -> list[tuple[str, str, int]]
              rng.choice(modules), rng.randint(1, 900)) for index in range(count)]
 
 
-def big_rows(distinct_stacks: int = 14_000, seed: int = 16) -> list[tuple]:
+def big_rows(distinct_stacks: int = 14_000, seed: int = 16, pool_seed: int = 16) -> list[tuple]:
     """[(stack root first, values, labels)] with ``distinct_stacks`` distinct stacks.
 
     Stacks grow as a random tree: each new stack copies a prefix of an earlier
-    one and adds new frames, so prefixes are shared as in a real program."""
+    one and adds new frames, so prefixes are shared as in a real program.
+    Profiles of one service share ``pool_seed`` (the same functions) and
+    differ in ``seed`` (which stacks and how much)."""
+    pool = _function_pool(random.Random(pool_seed), 3000)
     rng = random.Random(seed)
-    pool = _function_pool(rng, 3000)
     base = [("<module>", "app/main.py", 1), ("main", "app/main.py", 10), ("serve_forever", "app/server.py", 40)]
     stacks: list[tuple] = []
     seen: set[tuple] = set()
@@ -65,8 +67,23 @@ def big_rows(distinct_stacks: int = 14_000, seed: int = 16) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
-def big_profile(distinct_stacks: int = 14_000, seed: int = 16):
-    return pprof_pb.build_profile(SAMPLE_TYPES, big_rows(distinct_stacks, seed),
+def service_rows(seed: int, stacks_per_profile: int = 3000, universe: int = 14_000) -> list[tuple]:
+    """Rows of one profile of a service whose code has ``universe`` distinct
+    stacks: each profile (each minute) hits a different subset of them with
+    different weights, as successive profiles of one program do."""
+    every = big_rows(universe, seed=16)
+    rng = random.Random(seed)
+    chosen = [0] + rng.sample(range(1, len(every)), stacks_per_profile - 1)
+    rows = []
+    for index in chosen:
+        stack, values, labels = every[index]
+        scale = rng.choice([1, 1, 2, 3])
+        rows.append((stack, [value * scale for value in values], labels))
+    return rows
+
+
+def big_profile(distinct_stacks: int = 14_000, seed: int = 16, rows=None):
+    return pprof_pb.build_profile(SAMPLE_TYPES, rows if rows is not None else big_rows(distinct_stacks, seed),
                                   period_type=("wall-time", "nanoseconds"), period=10_000_000,
                                   duration_nanos=60 * 1_000_000_000)
 

@@ -32,18 +32,45 @@ class AggregateCache:
         self._entries: OrderedDict[int, ProfileAggregate] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()
+        self._pending: dict[int, threading.Event] = {}  # ids being decoded right now
         self.frames = FrameTable()
         self.generation = 0  # bumped when the frame table is replaced
         self.decoded = 0     # profiles decoded since start (tests and the benchmark read it)
 
+    @property
+    def max_rows(self) -> int:
+        return self._max_rows
+
+    def rows(self) -> int:
+        return self._rows
+
+    def cached(self, profile_id: int) -> bool:
+        with self._lock:
+            return profile_id in self._entries
+
     def get(self, profile_id: int) -> ProfileAggregate | None:
         """The aggregate of a stored profile, None if it is gone."""
-        with self._lock:
-            entry = self._entries.get(profile_id)
-            if entry is not None:
-                self._entries.move_to_end(profile_id)
-                return entry
-            frames = self.frames
+        while True:
+            with self._lock:
+                entry = self._entries.get(profile_id)
+                if entry is not None:
+                    self._entries.move_to_end(profile_id)
+                    return entry
+                pending = self._pending.get(profile_id)
+                if pending is None:  # nobody is decoding it: this thread does
+                    self._pending[profile_id] = threading.Event()
+                    frames = self.frames
+                    break
+            # Another thread is decoding it: take its result (or, if that
+            # failed, try again here).
+            pending.wait(30)
+        try:
+            return self._load(profile_id, frames)
+        finally:
+            with self._lock:
+                self._pending.pop(profile_id).set()
+
+    def _load(self, profile_id: int, frames: FrameTable) -> ProfileAggregate | None:
         attachments = self._store.pprof_attachments(profile_id)
         if not attachments:
             return None
@@ -56,8 +83,8 @@ class AggregateCache:
         aggregate.start_ns = summary.get("start_ns", 0)
         with self._lock:
             self.decoded += 1
-            if frames is not self.frames:  # the table was replaced meanwhile
-                return aggregate
+            if frames is not self.frames or profile_id in self._entries:
+                return aggregate  # the table was replaced meanwhile, or another thread was first
             self._entries[profile_id] = aggregate
             self._rows += aggregate.row_count()
             while self._entries and (self._rows > self._max_rows):

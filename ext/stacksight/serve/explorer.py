@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 
 from .aggregate_cache import AggregateCache
+from .aggregate_warmer import AggregateWarmer
 from .filters import FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .sample_types import default_type, display_name, sort_key
@@ -78,13 +81,27 @@ class Explorer:
         self.store = store
         self.aggregates = AggregateCache(store)
         self.graphs = GraphViews(self.aggregates)
+        self._active = 0  # requests being answered: the warmer waits while there are any
+        self._active_lock = threading.Lock()
+        self.warmer = AggregateWarmer(store, self.aggregates, lambda: self._active > 0)
         self.config_summary = config_summary or {}
 
+    def start_background_work(self) -> None:
+        self.warmer.start()
+
+    def stop_background_work(self) -> None:
+        self.warmer.stop()
+
     def handle_get(self, path: str, query: dict[str, list[str]]) -> Response:
+        with self._active_lock:
+            self._active += 1
         try:
             return self._route(path, query)
         except FilterError as error:
             return error_response(400, str(error))
+        finally:
+            with self._active_lock:
+                self._active -= 1
 
     def _route(self, path: str, query) -> Response:
         if path in ("/", "/index.html"):
@@ -139,21 +156,24 @@ class Explorer:
         profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
         return json_response(profile)
 
-    def _graph_response(self, profile_ids: list[int], query, extra: dict) -> Response:
-        body, packed, spent_ms = self.graphs.answer(profile_ids, query, extra)
+    def _graph_response(self, profile_ids: list[int], query, extra: dict, started: float) -> Response:
+        body, packed = self.graphs.answer(profile_ids, query, extra)
+        spent_ms = (time.perf_counter() - started) * 1000
         return Response(200, "application/json", body, {"Server-Timing": f"graph;dur={spent_ms:.1f}"},
                         gzip_body=packed)
 
     def _flamegraph(self, profile_id: int, query) -> Response:
+        started = time.perf_counter()
         if self.aggregates.get(profile_id) is None:  # every stored upload has a pprof, so it is gone
             return error_response(404, f"profile {profile_id} not found")
-        return self._graph_response([profile_id], query, {})
+        return self._graph_response([profile_id], query, {}, started)
 
     def _merged(self, query) -> Response:
+        started = time.perf_counter()
         profile_filter = ProfileFilter.from_query(query)
         ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
         truncated = len(ids) > MAX_MERGED_PROFILES
-        return self._graph_response(ids[:MAX_MERGED_PROFILES], query, {"truncated": truncated})
+        return self._graph_response(ids[:MAX_MERGED_PROFILES], query, {"truncated": truncated}, started)
 
     def _metrics(self, query) -> Response:
         service = query.get("service", [None])[0]
