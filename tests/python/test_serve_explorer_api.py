@@ -3,6 +3,7 @@ type and thread, merged graphs, per-service metrics and the download."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -125,3 +126,23 @@ def test_bad_filter_parameters_are_400(serve_server):
     for query in ("ids=a,b", "from=yesterday", "tag=novalue", "limit=x"):
         status, _, body = http_request(f"{serve_server.url}/api/profiles?{query}")
         assert status == 400, (query, body)
+
+
+def test_lost_samples_are_flagged_in_the_list_and_the_profile(serve_server):
+    from serve_helpers.uploads import encode_multipart, make_event, post_upload
+    start = 1_700_000_000 * SECOND_NS
+    event = make_event(TAGS, start, start + 60 * SECOND_NS, internal={
+        "samples_dropped": 460, "samples_folded": 40, "sampler": {"thread_samples": 1000}})
+    body, content_type = encode_multipart([
+        ("event", "event.json", "application/json", json.dumps(event).encode()),
+        ("profile.pprof", "profile.pprof", "application/octet-stream", pprof_pb.encode_profile(cpu_profile()))])
+    status, _, answer = post_upload(serve_server.url, body, content_type)
+    assert status == 200, answer
+    lossy = json.loads(answer)["id"]
+    clean = upload(serve_server.url, TAGS)
+    rows = {row["id"]: row for row in get_json(f"{serve_server.url}/api/profiles")["profiles"]}
+    assert rows[clean]["lost"] is None
+    lost = rows[lossy]["lost"]
+    assert lost["dropped"] == 460 and lost["folded"] == 40 and lost["taken"] == 1000
+    assert lost["dropped_share"] == pytest.approx(0.46) and lost["warn"] is True
+    assert get_json(f"{serve_server.url}/api/profiles/{lossy}")["lost"] == lost

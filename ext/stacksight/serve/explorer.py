@@ -21,6 +21,7 @@ from .aggregate_cache import AggregateCache
 from .aggregate_warmer import AggregateWarmer
 from .filters import FilterError, ProfileFilter
 from .graph_views import GraphViews
+from .lost_samples import lost_samples
 from .sample_types import default_type, display_name, sort_key
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -85,6 +86,7 @@ class Explorer:
         self._active_lock = threading.Lock()
         self.warmer = AggregateWarmer(store, self.aggregates, lambda: self._active > 0)
         self.config_summary = config_summary or {}
+        self._lost_by_id: dict[int, dict | None] = {}
 
     def start_background_work(self) -> None:
         self.warmer.start()
@@ -139,7 +141,18 @@ class Explorer:
         limit = _int_param(query, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         offset = _int_param(query, "offset", 0, 0, 1 << 62)
         rows, total = self.store.list_profiles(profile_filter, limit, offset)
+        for row in rows:
+            row["lost"] = self._lost(row["id"])
         return json_response({"profiles": rows, "total": total, "limit": limit, "offset": offset})
+
+    def _lost(self, profile_id: int) -> dict | None:
+        """Lost-sample figures of a stored profile (kept: profiles never change)."""
+        if profile_id not in self._lost_by_id:
+            detail = self.store.get_profile(profile_id) or {}
+            if len(self._lost_by_id) > 100_000:
+                self._lost_by_id.clear()
+            self._lost_by_id[profile_id] = lost_samples(detail.get("event") or {})
+        return self._lost_by_id[profile_id]
 
     def _profile(self, profile_id: int) -> Response:
         profile = self.store.get_profile(profile_id)
@@ -153,6 +166,7 @@ class Explorer:
         if aggregate is not None:
             declared = aggregate.default_type
             profile["pprof"] = aggregate.meta
+        profile["lost"] = lost_samples(profile.get("event") or {})
         profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
         return json_response(profile)
 

@@ -37,6 +37,20 @@
       badge("env", detail.env), " ", badge("version", detail.version), " ", badge("host", detail.host), " ",
       badge("runtime", detail.runtime), " ",
       el("span", { class: "badge", text: `${formatTime(detail.start_ns)} · ${formatDurationNs(detail.duration_ns)}` }));
+    const lost = detail.lost;
+    if (lost) {
+      const badges = document.getElementById("profile-badges");
+      badges.append(" ", el("span", { class: "badge lost", id: "lost-badge",
+        text: lost.dropped ? `⚠ ${percent(lost.dropped_share, 1)} of samples lost` : `${percent(lost.folded_share, 1)} of samples folded` }));
+      const parts = [];
+      if (lost.dropped) parts.push(`${lost.dropped.toLocaleString("en")} of ${(lost.taken || lost.dropped).toLocaleString("en")} samples ` +
+        `(${percent(lost.dropped_share, 1)}) were dropped by the profiler (too many distinct stacks in the period): ` +
+        "every figure of this profile, and its CPU in the list, is low by about that share.");
+      if (lost.folded) parts.push(`${lost.folded.toLocaleString("en")} samples (${percent(lost.folded_share, 1)}) ` +
+        "were kept under \"[other stacks]\" per thread: totals are right, their stacks are not known.");
+      document.getElementById("lost-notice").replaceChildren(
+        el("div", { class: "notice" + (lost.dropped ? " lost" : ""), text: parts.join(" ") }));
+    }
     const link = document.getElementById("download-link");
     link.href = `/api/profiles/${detail.id}/download`;
     link.setAttribute("download", "");
