@@ -20,7 +20,7 @@ from __future__ import annotations
 from .flame_tree import FullTree
 from .profile_aggregate import FrameTable
 
-DEFAULT_MAX_NODES = 40_000
+DEFAULT_MAX_NODES = 80_000  # a 14k-stack profile (~63k nodes) arrives whole
 OTHER_FRAME = -1
 
 
@@ -106,4 +106,5 @@ def functions_payload(tree: FullTree, frames: FrameTable) -> dict:
     ids = sorted(tree.function_total, key=lambda f: (-tree.function_self.get(f, 0), -tree.function_total[f], f))
     return {"name": [frames.names[i] for i in ids], "file": [frames.files[i] for i in ids],
             "line": [frames.lines[i] for i in ids], "kind": [frames.kinds[i] for i in ids],
-            "self": [tree.function_self.get(i, 0) for i in ids], "total": [tree.function_total[i] for i in ids]}
+            "self": [tree.function_self.get(i, 0) for i in ids], "total": [tree.function_total[i] for i in ids],
+            "whole": tree.total}  # what the shares are of (a sandwich's own total is only one function's)

@@ -10,7 +10,7 @@
 
 const FLAME_KIND_COLORS = {
   python: [38, 88, 62], ruby: [2, 72, 66], native: [205, 45, 66], profiler: [270, 40, 72],
-  label: [140, 45, 62], other: [28, 20, 70],
+  label: [140, 45, 62], other: [28, 20, 70], root: [250, 12, 84],
 };
 
 class FlameGraph {
@@ -104,6 +104,7 @@ class FlameGraph {
     const d = this.data;
     const f = d.nodes.frame[node];
     if (f < 0) return "other";
+    if (node === 0 && !d.payload.focus) return "root";
     return d.frames.file[f] === "<label>" ? "label" : d.frames.kind[f];
   }
 
@@ -288,7 +289,8 @@ class FlameGraph {
       parts.push(`"${this.term}" matches ${stacksight.formatValue(matched, this.unit)} (${stacksight.percent(matched, rootTotal)} of total)`);
     }
     const cut = d.payload.cut;
-    if (cut && cut.nodes) parts.push(`${cut.nodes.toLocaleString("en")} small frames (${stacksight.percent(cut.value, rootTotal)}) not sent: grey "more frames" blocks, click one to load it`);
+    if (cut && cut.nodes) parts.push(`${cut.nodes.toLocaleString("en")} frames not sent, under grey "more frames" blocks ` +
+      `that hold ${stacksight.percent(cut.value, rootTotal)} of the total: click one to load it`);
     this.onStatus(parts.join(" · "));
   }
 

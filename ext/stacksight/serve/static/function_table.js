@@ -31,7 +31,7 @@ class FunctionTable {
   }
 
   setData(functions, total, unit) {
-    this.total = total;
+    this.total = functions.whole !== undefined ? functions.whole : total;
     this.unit = unit;
     this.rows = functions.name.map((name, i) => ({
       name, file: functions.file[i], line: functions.line[i], kind: functions.kind[i],

@@ -1,7 +1,8 @@
 // The Profiles tab: type switch, view (top-down, bottom-up, sandwich),
 // thread filter, group-by label, search, the flame graph(s) and the function
 // table, all kept in the URL (type, view, thread, group, function, file,
-// q for the search, zoom for the zoomed node).  Answers are kept per URL so
+// q for the search, zoom for the zoomed node, max_nodes for a smaller answer
+// on a slow link).  Answers are kept per URL so
 // switching back is instant; a request slower than 300 ms shows progress.
 "use strict";
 
@@ -30,7 +31,7 @@ const profileGraph = (() => {
     function apiUrl(extra = {}) {
       const params = new URLSearchParams();
       if (merged) for (const [key, value] of pageParams) if (!GRAPH_KEYS.includes(key)) params.append(key, value);
-      for (const key of ["type", "thread", "group"]) if (pageParams.get(key)) params.set(key, pageParams.get(key));
+      for (const key of ["type", "thread", "group", "max_nodes"]) if (pageParams.get(key)) params.set(key, pageParams.get(key));
       const view = pageParams.get("view") || "tree";
       if (view === "sandwich") {
         params.set("view", extra.half || "callees");
@@ -40,7 +41,7 @@ const profileGraph = (() => {
       if (extra.focus) params.set("focus", String(extra.focus));
       return (merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
     }
-    const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom"];
+    const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom", "max_nodes"];
 
     async function fetchAnswer(url) {
       if (answers.has(url)) return answers.get(url);
@@ -171,7 +172,7 @@ const profileGraph = (() => {
     }
 
     function legendItems(payload) {
-      const kinds = new Set(payload.frames.kind);
+      const kinds = new Set(payload.frames.kind.slice(payload.focus ? 0 : 1));  // not the root "all"
       if (payload.frames.file.includes("<label>")) kinds.add("label");
       const names = { python: "Python", ruby: "Ruby", native: "native / C", profiler: "profiler's own", label: "label group", other: "other" };
       const items = [...kinds].map((kind) => el("span", { class: "legend-item" },
