@@ -19,7 +19,7 @@ from .pprof_reader import decode_profile
 from .profile_aggregate import FrameTable, ProfileAggregate, aggregate_profiles
 
 MAX_DECOMPRESSED_BYTES = 1 << 30
-DEFAULT_MAX_ROWS = 3_000_000      # ~14k-row profiles: 200 of them, with room to spare
+DEFAULT_MAX_ROWS = 3_000_000      # 200 profiles of 14k rows, ~0.5 GiB at worst (stacks are shared)
 DEFAULT_MAX_FRAMES = 2_000_000
 PROCESS_TAG = "runtime-id"
 
@@ -90,7 +90,7 @@ class AggregateCache:
             while self._entries and (self._rows > self._max_rows):
                 _, dropped = self._entries.popitem(last=False)
                 self._rows -= dropped.row_count()
-            if len(self.frames) > self._max_frames:
+            if len(self.frames) > self._max_frames or self.frames.stack_count() > self._max_frames:
                 self._entries.clear()
                 self._rows = 0
                 self.frames = FrameTable()

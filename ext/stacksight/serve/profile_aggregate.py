@@ -52,6 +52,7 @@ class FrameTable:
         self.lines: list[int] = [0]       # first line seen (function start or sample line)
         self.kinds: list[str] = [FRAME_KIND_OTHER]
         self._ids: dict[tuple[str, str], int] = {}
+        self._stacks: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per distinct stack
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -72,6 +73,14 @@ class FrameTable:
                 self.kinds.append(frame_kind(name, filename))
                 self._ids[key] = frame_id
         return frame_id
+
+    def stack(self, frame_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """The shared tuple for this stack: successive profiles of a service
+        repeat most stacks, and each then costs one pointer per row."""
+        return self._stacks.setdefault(frame_ids, frame_ids)
+
+    def stack_count(self) -> int:
+        return len(self._stacks)
 
     def find(self, name: str, filename: str | None = None) -> list[int]:
         """Ids of frames with this name (and file, when given)."""
@@ -159,7 +168,7 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
                         part = location_cache[location_id] = _location_frames(profile, frames, location_id)
                     stack.extend(part)
                 index = row_index[key] = len(stacks)
-                stacks.append(tuple(stack))
+                stacks.append(frames.stack(tuple(stack)))
                 label_sets.append(labels)
                 for column in columns:
                     column.append(0)
