@@ -35,10 +35,10 @@ deps:
 	  fi; \
 	fi
 
-$(VENV)/.ready: pyproject.toml
+$(VENV)/.ready: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
-	$(VPY) -m pip install -q pytest protobuf
+	$(VPY) -m pip install -q pytest protobuf trio==0.35.0 gevent==26.9.0
 	touch $@
 
 venv: deps $(VENV)/.ready

@@ -84,6 +84,7 @@
 
 /* Byte sizes of the parts of interpreter objects this file copies. */
 #define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
+_Static_assert(SSP_FRAME_SPECIALS <= SSP_SNAPSHOT_FRAME_BYTES, "snapshot frame copies too small");
 #define SSP_CODE_HDR          (offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int))
 #define SSP_CODE_START        offsetof(PyCodeObject, co_code_adaptive)
 #define SSP_CHUNK_HDR         offsetof(_PyStackChunk, data)
@@ -773,6 +774,10 @@ static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *
         else
             extra += frame_maybe_complete(&r);
         frame = (uintptr_t)fr.previous;
+        /* A running generator's frame always links to the frame that resumed
+         * it; one that links nowhere was suspended while we read it. */
+        if (!frame && fr.owner == FRAME_OWNED_BY_GENERATOR)
+            return -1;
     }
     *nraw = n;
     *beyond = extra;
@@ -1205,6 +1210,29 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
         return -1;
     snap->current_frame = (uintptr_t)cframe->current_frame;
+    /* Follow the chain now through the copy, copying the frames that are
+     * not in it; a thread-owned one is in an older chunk, which stays put
+     * while this thread runs above it: the sidecar reads that part. */
+    snap->noffstack = 0;
+    uintptr_t f = snap->current_frame;
+    for (uint32_t steps = 0; f && !(f & 7) && steps < SSP_MAX_WALK_FRAMES; steps++) {
+        const unsigned char *at;
+        if (f >= chunk + SSP_CHUNK_HDR && f + SSP_FRAME_SPECIALS <= end) {
+            at = snap->bytes + (f - chunk);
+        } else {
+            uint32_t k = snap->noffstack;
+            if (k == SSP_SNAPSHOT_OFFSTACK || ss_safe_read(snap->offstack[k], (const void *)f, SSP_FRAME_SPECIALS))
+                break;
+            snap->offstack_addr[k] = f;
+            snap->noffstack = k + 1;
+            at = snap->offstack[k];
+        }
+        _PyInterpreterFrame fr;
+        memcpy(&fr, at, SSP_FRAME_SPECIALS);
+        if (fr.owner == FRAME_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
+            break;
+        f = (uintptr_t)fr.previous;
+    }
     snap->chunk = chunk;
     snap->limit = limit;
     snap->copy_end = end;
@@ -1239,6 +1267,13 @@ void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_th
     w->nchunks = 1;
     w->next_chunk = (uintptr_t)h.previous;
     add_range(w, snap->chunk + SSP_CHUNK_HDR, snap->copy_end, SSP_CHUNK_HDR);
+    for (uint32_t k = 0; k < snap->noffstack && k < SSP_SNAPSHOT_OFFSTACK; k++) {
+        if (copy_reserve(w, SSP_FRAME_SPECIALS))
+            goto torn;
+        memcpy(w->copy + w->copy_len, snap->offstack[k], SSP_FRAME_SPECIALS);
+        add_range(w, snap->offstack_addr[k], snap->offstack_addr[k] + SSP_FRAME_SPECIALS, w->copy_len);
+        w->copy_len += SSP_FRAME_SPECIALS;
+    }
     resolve_chain(w, snap->current_frame, st);
     stats_add(w, 0, 1, st->nframes, (uint64_t)st->torn, &w->walk_cache);
     pthread_mutex_unlock(&w->walk_lock);

@@ -91,6 +91,8 @@ void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
  * that was running at that instant. Resolution to names happens later on the
  * sidecar. */
 #define SSP_SNAPSHOT_BYTES 32768
+#define SSP_SNAPSHOT_OFFSTACK 32        /* generator/coroutine frames copied per snapshot */
+#define SSP_SNAPSHOT_FRAME_BYTES 96     /* >= a frame's fields before localsplus */
 typedef struct ssp_snapshot {
     uintptr_t current_frame;        /* cframe->current_frame at capture time */
     uintptr_t chunk;                /* tstate->datastack_chunk */
@@ -98,6 +100,13 @@ typedef struct ssp_snapshot {
     uintptr_t copy_end;             /* bytes[] holds [chunk, copy_end) */
     unsigned long thread_id;        /* tstate->thread_id */
     unsigned long native_thread_id; /* the signalled thread */
+    /* Frames outside the copied chunk, copied at capture time too: the frames
+     * of running generators and coroutines live in their objects, and once
+     * one is suspended its `previous` link is cleared, so reading it later
+     * would cut the stack at the generator. */
+    uint32_t noffstack;
+    uintptr_t offstack_addr[SSP_SNAPSHOT_OFFSTACK];
+    unsigned char offstack[SSP_SNAPSHOT_OFFSTACK][SSP_SNAPSHOT_FRAME_BYTES];
     unsigned char bytes[SSP_SNAPSHOT_BYTES];
 } ssp_snapshot;
 

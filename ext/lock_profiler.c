@@ -1,25 +1,24 @@
-/* lock_profiler.c - proxies for threading.Lock / threading.RLock that sample
- * lock operations (see lock_profiler.h for what is measured).
+/* lock_profiler.c - samples the operations of the interpreter's own lock
+ * types (see lock_profiler.h for what is measured and why this way).
  *
- * A proxy must be indistinguishable from the lock it wraps, except for its
- * type: same methods, same return values and errors, same blocking
- * behaviour. Every method therefore ends in the wrapped lock's own method.
- * When the wrapped object is the expected C type (_thread.lock /
- * _thread.RLock), the proxy calls that method's C function directly with the
- * argument tuple it received - no bound method, no new tuple - so an
- * unsampled operation costs the proxy's call plus a countdown. Any other
- * wrapped type, or unexpected arguments, take the generic path: look the
- * method up on the wrapped object and call it, so error messages are the
- * wrapped lock's own.
+ * While lock profiling runs, the C functions behind the methods of
+ * _thread.lock and _thread.RLock (acquire, release, __enter__, __exit__ and
+ * the RLock's _release_save/_acquire_restore that Condition.wait uses) are
+ * replaced, in their PyMethodDef entries, by wrappers of the same calling
+ * convention that end in the original function. Method descriptors and the
+ * specialised CALL instructions read ml_meth at every call, so the swap takes
+ * effect at once and is undone at stop. The creating calls (allocate_lock,
+ * RLock's tp_new) note where a lock was made, for its name, and tp_dealloc
+ * forgets it. Nothing about the locks changes for the program: same type,
+ * module, isinstance and instantiation rules; libraries that replace
+ * threading's locks (gevent) keep theirs, which are not profiled.
  *
- * Everything here runs with the GIL held; it is what serialises access to
- * the proxies' bookkeeping fields and to the module state below. The wrapped
- * lock's acquire releases the GIL while it waits, and the proxy keeps no
- * state across that call but locals. */
+ * Everything here runs with the GIL held, which serialises the lock table
+ * and the module state. The original acquire releases the GIL while it
+ * waits; the wrappers keep no state across that call but locals. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <opcode.h>
-#include <structmember.h>
 
 #include <math.h>
 #include <string.h>
@@ -31,61 +30,134 @@
 #include "../src/common/interner.h"
 #include "../src/common/log.h"
 
-/* ---- the wrapped locks' C methods ---------------------------------------- */
-
-enum {
-    LM_ACQUIRE, LM_RELEASE, LM_ENTER, LM_EXIT, LM_LOCKED, LM_AT_FORK_REINIT,
-    LM_IS_OWNED, LM_RELEASE_SAVE, LM_ACQUIRE_RESTORE, LM_RECURSION_COUNT, LM_COUNT
-};
-
-static const char *const lock_method_names[LM_COUNT] = {
-    "acquire", "release", "__enter__", "__exit__", "locked", "_at_fork_reinit",
-    "_is_owned", "_release_save", "_acquire_restore", "_recursion_count",
-};
-
-/* One method of a wrapped C lock type, as found in the type's dict. */
-typedef struct lock_cmethod {
-    PyCFunction meth;        /* the C function; NULL = not found, use the generic path */
-    int flags;               /* its METH_* calling convention */
-} lock_cmethod;
-
-/* Methods of one wrapped type; `type` NULL until set_lock_factories. */
-typedef struct lock_ctype {
-    PyTypeObject *type;      /* strong ref: the exact type the table is valid for */
-    lock_cmethod methods[LM_COUNT];
-} lock_ctype;
-
 /* ---- module state (GIL) -------------------------------------------------- */
 
-static PyObject *lock_factory;       /* callable making a real Lock (threading.Lock at install) */
-static PyObject *rlock_factory;      /* callable making a real RLock (_thread.RLock) */
-static lock_ctype lock_ctypes[2];    /* [0] plain locks, [1] RLocks */
 static int lock_recording;           /* 1 between start and pause */
+static PyInterpreterState *lock_interp;  /* the main interpreter: the only one recorded */
 static ssp_walker *lock_walker;      /* stack source while recording */
 static ss_frame *lock_frames;        /* capture buffer of lock_max_frames entries */
 static uint32_t lock_max_frames;
 static double lock_scale;            /* 100 / capture_pct: weight of one sample */
-static int64_t lock_countdown;       /* ownership acquires until the next sampled one */
+static int64_t lock_countdown;       /* acquires until the next sampled one */
 static PyObject *lock_threading_suffix;  /* "threading.py": creation frames skipped */
 
-/* ---- the proxy object ---------------------------------------------------- */
+/* ---- the lock table: what is known about individual locks ---------------- */
 
-typedef struct {
-    PyObject_HEAD
-    PyObject *inner;             /* the real lock; never NULL after tp_new */
-    const lock_ctype *ctype;     /* fast-call table when inner's type matches, else NULL */
-    PyObject *weakreflist;       /* real locks accept weak references */
-    PyObject *site_code;         /* code object of the creating frame, until named */
+/* One lock: where it was made (for its name) and, while a sampled
+ * acquisition holds it, when that began. Keyed by the lock's address, which
+ * tp_dealloc removes before the memory can be reused. */
+typedef struct lock_entry {
+    PyObject *lock;              /* key; NULL = empty slot */
+    PyObject *site_code;         /* strong ref: code of the creating frame, until named */
     int site_lasti;              /* byte offset of the creating call in site_code */
-    uint32_t name_id;            /* interned lock name; 0 = not worked out yet */
-    int is_rlock;                /* 1: RLock semantics (owner, depth) */
-    unsigned long owner;         /* RLock: ident of the owning thread, 0 = none known */
-    long depth;                  /* RLock: owner's recursion depth as seen by the proxy */
-    int64_t hold_start_ns;       /* monotonic ns of a sampled acquire still held; 0 = none */
-} lock_proxy;
+    uint32_t name_id;            /* interned lock name; 0 = none (yet) */
+    int64_t hold_start_ns;       /* monotonic ns of a sampled acquisition still held; 0 = none */
+} lock_entry;
 
-static PyTypeObject LockProxy_Type;
-static PyTypeObject RLockProxy_Type;
+#define LOCK_TABLE_MAX (1u << 16)    /* entries: 2 MB at most; past it new locks go unnamed */
+static lock_entry *lock_table;       /* open addressing, linear probing, power-of-two size */
+static uint32_t lock_table_size, lock_table_count;
+static uint32_t lock_held_count;     /* entries with hold_start_ns != 0 */
+
+static inline uint32_t
+lock_hash(PyObject *lock)
+{
+    uintptr_t p = (uintptr_t)lock >> 4;
+    return (uint32_t)((p * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+static lock_entry *
+lock_find(PyObject *lock)
+{
+    if (lock_table_count == 0)
+        return NULL;
+    uint32_t mask = lock_table_size - 1;
+    for (uint32_t i = lock_hash(lock) & mask;; i = (i + 1) & mask) {
+        if (lock_table[i].lock == lock)
+            return &lock_table[i];
+        if (lock_table[i].lock == NULL)
+            return NULL;
+    }
+}
+
+static int
+lock_table_grow(void)
+{
+    uint32_t size = lock_table_size ? lock_table_size * 2 : 1024;
+    if (size > 2 * LOCK_TABLE_MAX)
+        return -1;
+    lock_entry *table = PyMem_RawCalloc(size, sizeof *table);
+    if (table == NULL)
+        return -1;
+    for (uint32_t k = 0; k < lock_table_size; k++) {
+        if (lock_table[k].lock == NULL)
+            continue;
+        uint32_t i = lock_hash(lock_table[k].lock) & (size - 1);
+        while (table[i].lock != NULL)
+            i = (i + 1) & (size - 1);
+        table[i] = lock_table[k];
+    }
+    PyMem_RawFree(lock_table);
+    lock_table = table;
+    lock_table_size = size;
+    return 0;
+}
+
+/* The entry of `lock`, made if missing; NULL when the table is full. */
+static lock_entry *
+lock_entry_of(PyObject *lock)
+{
+    lock_entry *e = lock_find(lock);
+    if (e != NULL)
+        return e;
+    if (lock_table_count >= LOCK_TABLE_MAX ||
+        ((lock_table_count + 1) * 2 > lock_table_size && lock_table_grow() != 0))
+        return NULL;
+    uint32_t mask = lock_table_size - 1;
+    uint32_t i = lock_hash(lock) & mask;
+    while (lock_table[i].lock != NULL)
+        i = (i + 1) & mask;
+    memset(&lock_table[i], 0, sizeof lock_table[i]);
+    lock_table[i].lock = lock;
+    lock_table_count++;
+    return &lock_table[i];
+}
+
+/* Remove `e`, shifting later entries of its probe run back. */
+static void
+lock_remove(lock_entry *e)
+{
+    if (e->hold_start_ns != 0)
+        lock_held_count--;
+    PyObject *code = e->site_code;
+    uint32_t mask = lock_table_size - 1;
+    uint32_t i = (uint32_t)(e - lock_table);
+    /* Empty slots hold nothing: a moved entry's references belong to its new
+     * slot only. */
+    memset(&lock_table[i], 0, sizeof lock_table[i]);
+    for (uint32_t j = (i + 1) & mask; lock_table[j].lock != NULL; j = (j + 1) & mask) {
+        uint32_t home = lock_hash(lock_table[j].lock) & mask;
+        /* Move j to the hole at i if its home is not within (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            lock_table[i] = lock_table[j];
+            memset(&lock_table[j], 0, sizeof lock_table[j]);
+            i = j;
+        }
+    }
+    lock_table_count--;
+    Py_XDECREF(code);
+}
+
+static void
+lock_table_clear(void)
+{
+    for (uint32_t k = 0; k < lock_table_size; k++)
+        if (lock_table[k].lock != NULL)
+            Py_XDECREF(lock_table[k].site_code);
+    PyMem_RawFree(lock_table);
+    lock_table = NULL;
+    lock_table_size = lock_table_count = lock_held_count = 0;
+}
 
 static int64_t
 lock_now_ns(void)
@@ -93,36 +165,6 @@ lock_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Call method `which` of the wrapped lock with the proxy's arguments. */
-static PyObject *
-lock_inner_call(lock_proxy *self, int which, PyObject *args, PyObject *kwds)
-{
-    const lock_cmethod *m = self->ctype ? &self->ctype->methods[which] : NULL;
-    int no_kw = kwds == NULL || PyDict_GET_SIZE(kwds) == 0;
-    if (m != NULL && m->meth != NULL) {
-        switch (m->flags & (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL)) {
-        case METH_VARARGS | METH_KEYWORDS:
-            return ((PyCFunctionWithKeywords)(void (*)(void))m->meth)(self->inner, args, kwds);
-        case METH_VARARGS:
-            if (no_kw)
-                return m->meth(self->inner, args);
-            break;
-        case METH_NOARGS:
-            if (no_kw && PyTuple_GET_SIZE(args) == 0)
-                return m->meth(self->inner, NULL);
-            break;
-        default:
-            break;
-        }
-    }
-    PyObject *bound = PyObject_GetAttrString(self->inner, lock_method_names[which]);
-    if (bound == NULL)
-        return NULL;
-    PyObject *r = PyObject_Call(bound, args, kwds);
-    Py_DECREF(bound);
-    return r;
 }
 
 /* ---- lock names ---------------------------------------------------------- */
@@ -180,14 +222,16 @@ lock_stored_name(PyCodeObject *code, int lasti)
 #endif
 }
 
-/* Interned "file.py:LINE:variable" (or "file.py:LINE") of the proxy, worked
- * out once; 0 when the creation site is unknown. */
+/* Interned "file.py:LINE:variable" (or "file.py:LINE") of the lock of `e`,
+ * worked out once; 0 when the creation site is unknown. */
 static uint32_t
-lock_name(lock_proxy *self)
+lock_name(lock_entry *e)
 {
-    if (self->name_id != 0 || self->site_code == NULL)
-        return self->name_id;
-    PyCodeObject *code = (PyCodeObject *)self->site_code;
+    if (e == NULL)
+        return 0;
+    if (e->name_id != 0 || e->site_code == NULL)
+        return e->name_id;
+    PyCodeObject *code = (PyCodeObject *)e->site_code;
     char buf[512];
     const char *file = PyUnicode_Check(code->co_filename) ? PyUnicode_AsUTF8(code->co_filename) : NULL;
     if (file == NULL) {
@@ -197,8 +241,8 @@ lock_name(lock_proxy *self)
     const char *slash = strrchr(file, '/');
     if (slash != NULL)
         file = slash + 1;
-    int line = PyCode_Addr2Line(code, self->site_lasti);
-    PyObject *var = lock_stored_name(code, self->site_lasti);
+    int line = PyCode_Addr2Line(code, e->site_lasti);
+    PyObject *var = lock_stored_name(code, e->site_lasti);
     const char *v = (var != NULL && PyUnicode_Check(var)) ? PyUnicode_AsUTF8(var) : NULL;
     int len = v ? snprintf(buf, sizeof buf, "%s:%d:%s", file, line, v)
                 : snprintf(buf, sizeof buf, "%s:%d", file, line);
@@ -207,16 +251,21 @@ lock_name(lock_proxy *self)
     if (len > 0) {
         if ((size_t)len >= sizeof buf)
             len = (int)sizeof buf - 1;
-        self->name_id = ss_intern_label(buf, (size_t)len);
-        Py_CLEAR(self->site_code);
+        e->name_id = ss_intern_label(buf, (size_t)len);
+        Py_CLEAR(e->site_code);
     }
-    return self->name_id;
+    return e->name_id;
 }
 
-/* Remember the creating frame: the innermost one outside threading.py. */
+/* A lock was just made: remember the creating frame, the innermost one
+ * outside threading.py. */
 static void
-lock_note_site(lock_proxy *self)
+lock_note_site(PyObject *lock)
 {
+    if (!lock_recording)
+        return;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
     PyFrameObject *f = PyEval_GetFrame();   /* borrowed */
     Py_XINCREF(f);
     for (int hops = 0; f != NULL && hops < 16; hops++) {
@@ -225,8 +274,14 @@ lock_note_site(lock_proxy *self)
                      PyUnicode_Tailmatch(code->co_filename, lock_threading_suffix, 0,
                                          PY_SSIZE_T_MAX, 1) == 1;
         if (!inside) {
-            self->site_code = (PyObject *)code;
-            self->site_lasti = PyFrame_GetLasti(f);
+            lock_entry *e = lock_entry_of(lock);
+            if (e != NULL) {
+                Py_XSETREF(e->site_code, (PyObject *)code);
+                e->site_lasti = PyFrame_GetLasti(f);
+                e->name_id = 0;
+            } else {
+                Py_DECREF(code);
+            }
             break;
         }
         Py_DECREF(code);
@@ -235,15 +290,15 @@ lock_note_site(lock_proxy *self)
         f = back;
     }
     Py_XDECREF(f);
-    if (PyErr_Occurred())
-        PyErr_Clear();
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
 }
 
 /* ---- recording ----------------------------------------------------------- */
 
-/* One sampled event of `self` at the calling thread's stack. */
+/* One sampled event of the lock of `e` at the calling thread's stack. */
 static void
-lock_record(lock_proxy *self, ss_value_kind count_kind, ss_value_kind time_kind, int64_t ns)
+lock_record(lock_entry *e, ss_value_kind count_kind, ss_value_kind time_kind, int64_t ns)
 {
     ss_aggregator *agg = ss_core_aggregator();
     if (agg == NULL || lock_walker == NULL || !lock_recording)
@@ -252,7 +307,7 @@ lock_record(lock_proxy *self, ss_value_kind count_kind, ss_value_kind time_kind,
     PyErr_Fetch(&et, &ev, &etb);
     ss_labels labels;
     ssp_current_thread_labels(&labels);
-    labels.lock_name = lock_name(self);
+    labels.lock_name = lock_name(e);
     uint32_t n = ssp_capture_current(lock_walker, lock_frames, lock_max_frames);
     if (n > 0) {
         int64_t values[SS_VALUE_KINDS];
@@ -264,354 +319,399 @@ lock_record(lock_proxy *self, ss_value_kind count_kind, ss_value_kind time_kind,
     PyErr_Restore(et, ev, etb);
 }
 
-/* Take the next sampling decision for an ownership acquire. */
-static inline int
-lock_sample_now(void)
+/* A sampled acquisition of `lock` began at `t1` (after waiting t1 - t0). */
+static void
+lock_begin_hold(PyObject *lock, int64_t t0, int64_t t1)
 {
-    if (!lock_recording || --lock_countdown > 0)
-        return 0;
-    lock_countdown = ss_geometric_interval(lock_scale);
-    return 1;
-}
-
-/* The calling thread just took ownership of (RLock) `self` at `depth`. */
-static inline void
-lock_note_owner(lock_proxy *self, unsigned long me, long depth)
-{
-    self->owner = me;
-    self->depth = depth;
-}
-
-/* acquire() and __enter__(). */
-static PyObject *
-lock_do_acquire(lock_proxy *self, int which, PyObject *args, PyObject *kwds)
-{
-    unsigned long me = 0;
-    if (self->is_rlock) {
-        me = PyThread_get_thread_ident();
-        if (self->owner == me && self->depth > 0) {
-            /* Re-entrant: not an ownership change, never sampled. */
-            PyObject *r = lock_inner_call(self, which, args, kwds);
-            if (r == Py_True)
-                self->depth++;
-            return r;
-        }
+    lock_entry *e = lock_entry_of(lock);
+    lock_record(e, SS_LOCK_ACQUIRE, SS_LOCK_ACQUIRE_WAIT, t1 - t0);
+    if (e != NULL) {
+        if (e->hold_start_ns == 0)
+            lock_held_count++;
+        e->hold_start_ns = t1 > 0 ? t1 : 1;
     }
-    if (!lock_sample_now()) {
-        PyObject *r = lock_inner_call(self, which, args, kwds);
-        if (self->is_rlock && r == Py_True)
-            lock_note_owner(self, me, 1);
+}
+
+/* The ownership of `lock` just ended: record the hold if it was sampled. */
+static void
+lock_end_hold(PyObject *lock)
+{
+    lock_entry *e = lock_find(lock);
+    if (e == NULL || e->hold_start_ns == 0)
+        return;
+    int64_t held = lock_now_ns() - e->hold_start_ns;
+    e->hold_start_ns = 0;
+    lock_held_count--;
+    lock_record(e, SS_LOCK_RELEASE, SS_LOCK_RELEASE_HOLD, held);
+}
+
+/* ---- the hooked methods -------------------------------------------------- */
+
+typedef enum {
+    HOOK_ACQUIRE,           /* acquire, acquire_lock, __enter__ */
+    HOOK_RELEASE,           /* release, release_lock, __exit__ */
+    HOOK_RELEASE_SAVE,      /* RLock._release_save: ownership given up entirely */
+    HOOK_ACQUIRE_RESTORE,   /* RLock._acquire_restore: ownership taken back, waiting */
+    HOOK_CREATE,            /* _thread.allocate_lock / allocate */
+} hook_kind;
+
+/* How a wrapper received its arguments, to call the original the same way. */
+typedef struct call_args {
+    int flags;                   /* the METH_* convention */
+    PyObject *args;              /* VARARGS: the tuple; O: the object */
+    PyObject *kwds;              /* VARARGS|KEYWORDS */
+    PyObject *const *stack;      /* FASTCALL */
+    Py_ssize_t nargs;
+    PyObject *kwnames;           /* FASTCALL|KEYWORDS */
+} call_args;
+
+/* One patched PyMethodDef. Slots are filled at the first install and kept:
+ * `original` must stay callable for as long as the process lives. */
+typedef struct lock_hook {
+    PyMethodDef *def;            /* the interpreter's entry; NULL = slot unused */
+    PyCFunction original;        /* its ml_meth before we patched it */
+    PyCFunction wrapper;         /* ours, of the same convention */
+    hook_kind kind;
+    int is_rlock;
+} lock_hook;
+
+#define LOCK_HOOKS 16
+static lock_hook lock_hooks[LOCK_HOOKS];
+static int lock_hooks_count;
+static int lock_hooks_installed;
+
+#define CONVENTION (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL)
+
+static PyObject *
+call_original(const lock_hook *h, PyObject *self, const call_args *a)
+{
+    switch (a->flags) {
+    case METH_VARARGS | METH_KEYWORDS:
+        return ((PyCFunctionWithKeywords)(void (*)(void))h->original)(self, a->args, a->kwds);
+    case METH_VARARGS:
+    case METH_O:
+        return h->original(self, a->args);
+    case METH_NOARGS:
+        return h->original(self, NULL);
+    case METH_FASTCALL:
+        return ((_PyCFunctionFast)(void (*)(void))h->original)(self, a->stack, a->nargs);
+    case METH_FASTCALL | METH_KEYWORDS:
+        return ((_PyCFunctionFastWithKeywords)(void (*)(void))h->original)(self, a->stack, a->nargs,
+                                                                         a->kwnames);
+    default:
+        PyErr_SetString(PyExc_SystemError, "stacksight: unexpected lock method convention");
+        return NULL;
+    }
+}
+
+static PyTypeObject *rlock_type;         /* _thread.RLock, strong ref */
+static PyCFunction rlock_is_owned;       /* its _is_owned (METH_NOARGS) */
+
+/* 1 if the calling thread owns RLock `self`, 0 if not, -1 if unknown. */
+static int
+rlock_owned(PyObject *self)
+{
+    if (rlock_is_owned == NULL)
+        return -1;
+    PyObject *r = rlock_is_owned(self, NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_DECREF(r);
+    return r == Py_True;
+}
+
+/* Slot k was called: the original, with the sampling around it. */
+static PyObject *
+hooked(int k, PyObject *self, const call_args *a)
+{
+    const lock_hook *h = &lock_hooks[k];
+    if (!lock_recording)
+        return call_original(h, self, a);
+    /* Subinterpreters share these C types; their objects must not enter the
+     * table (their code objects die with them) nor the profile. Only a
+     * sampled acquire or a creation can add an entry, so only they check;
+     * a release finds no entry for a lock that never got one. */
+    switch (h->kind) {
+    case HOOK_ACQUIRE:
+    case HOOK_ACQUIRE_RESTORE: {
+        if (--lock_countdown > 0)
+            return call_original(h, self, a);
+        if (PyInterpreterState_Get() != lock_interp) {
+            lock_countdown = 1;
+            return call_original(h, self, a);
+        }
+        /* An owner re-entering its RLock neither waits nor takes ownership:
+         * not a lock operation here; the next acquire is sampled instead. */
+        if (h->kind == HOOK_ACQUIRE && h->is_rlock && rlock_owned(self) == 1) {
+            lock_countdown = 1;
+            return call_original(h, self, a);
+        }
+        lock_countdown = ss_geometric_interval(lock_scale);
+        int64_t t0 = lock_now_ns();
+        PyObject *r = call_original(h, self, a);
+        if (r != NULL && (r == Py_True || h->kind == HOOK_ACQUIRE_RESTORE))
+            lock_begin_hold(self, t0, lock_now_ns());
         return r;
     }
-    int64_t t0 = lock_now_ns();
-    PyObject *r = lock_inner_call(self, which, args, kwds);
-    if (r == Py_True) {
-        int64_t t1 = lock_now_ns();
-        if (self->is_rlock)
-            lock_note_owner(self, me, 1);
-        lock_record(self, SS_LOCK_ACQUIRE, SS_LOCK_ACQUIRE_WAIT, t1 - t0);
-        self->hold_start_ns = t1 > 0 ? t1 : 1;
+    case HOOK_RELEASE: {
+        PyObject *r = call_original(h, self, a);
+        if (r != NULL && lock_held_count > 0 && (!h->is_rlock || rlock_owned(self) == 0))
+            lock_end_hold(self);
+        return r;
     }
-    return r;
-}
-
-/* The ownership of `self` just ended on this thread: record a sampled hold. */
-static inline void
-lock_end_hold(lock_proxy *self)
-{
-    if (self->hold_start_ns != 0) {
-        int64_t held = lock_now_ns() - self->hold_start_ns;
-        self->hold_start_ns = 0;
-        lock_record(self, SS_LOCK_RELEASE, SS_LOCK_RELEASE_HOLD, held);
+    case HOOK_RELEASE_SAVE: {
+        PyObject *r = call_original(h, self, a);
+        if (r != NULL && lock_held_count > 0)
+            lock_end_hold(self);
+        return r;
     }
-}
-
-/* release() and __exit__(). */
-static PyObject *
-lock_do_release(lock_proxy *self, int which, PyObject *args, PyObject *kwds)
-{
-    int mine = 0;
-    if (self->is_rlock)
-        mine = self->owner == PyThread_get_thread_ident() && self->depth > 0;
-    PyObject *r = lock_inner_call(self, which, args, kwds);
-    if (r == NULL)
-        return NULL;
-    if (!self->is_rlock) {
-        lock_end_hold(self);
+    case HOOK_CREATE: {
+        PyObject *r = call_original(h, self, a);
+        if (r != NULL && PyInterpreterState_Get() == lock_interp)
+            lock_note_site(r);
+        return r;
     }
-    else if (mine && --self->depth == 0) {
-        self->owner = 0;
-        lock_end_hold(self);
     }
-    return r;
+    return call_original(h, self, a);
 }
 
-static PyObject *
-lock_acquire(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_do_acquire(self, LM_ACQUIRE, args, kwds);
-}
-
-static PyObject *
-lock_enter(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_do_acquire(self, LM_ENTER, args, kwds);
-}
-
-static PyObject *
-lock_release(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_do_release(self, LM_RELEASE, args, kwds);
-}
-
-static PyObject *
-lock_exit(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_do_release(self, LM_EXIT, args, kwds);
-}
-
-static PyObject *
-lock_locked(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_inner_call(self, LM_LOCKED, args, kwds);
-}
-
-static PyObject *
-lock_is_owned(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_inner_call(self, LM_IS_OWNED, args, kwds);
-}
-
-static PyObject *
-lock_recursion_count(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    return lock_inner_call(self, LM_RECURSION_COUNT, args, kwds);
-}
-
-static PyObject *
-lock_at_fork_reinit(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    PyObject *r = lock_inner_call(self, LM_AT_FORK_REINIT, args, kwds);
-    if (r != NULL) {
-        self->owner = 0;
-        self->depth = 0;
-        self->hold_start_ns = 0;
+/* Wrappers of slot K, one per calling convention. */
+#define LOCK_WRAPPERS(K)                                                                      \
+    static PyObject *wrap##K##_vk(PyObject *s, PyObject *args, PyObject *kwds)                \
+    {                                                                                         \
+        call_args a = {METH_VARARGS | METH_KEYWORDS, args, kwds, NULL, 0, NULL};              \
+        return hooked(K, s, &a);                                                              \
+    }                                                                                         \
+    static PyObject *wrap##K##_v(PyObject *s, PyObject *args)                                 \
+    {                                                                                         \
+        call_args a = {METH_VARARGS, args, NULL, NULL, 0, NULL};                              \
+        return hooked(K, s, &a);                                                              \
+    }                                                                                         \
+    static PyObject *wrap##K##_o(PyObject *s, PyObject *arg)                                  \
+    {                                                                                         \
+        call_args a = {METH_O, arg, NULL, NULL, 0, NULL};                                     \
+        return hooked(K, s, &a);                                                              \
+    }                                                                                         \
+    static PyObject *wrap##K##_n(PyObject *s, PyObject *unused)                               \
+    {                                                                                         \
+        (void)unused;                                                                         \
+        call_args a = {METH_NOARGS, NULL, NULL, NULL, 0, NULL};                               \
+        return hooked(K, s, &a);                                                              \
+    }                                                                                         \
+    static PyObject *wrap##K##_f(PyObject *s, PyObject *const *st, Py_ssize_t n)              \
+    {                                                                                         \
+        call_args a = {METH_FASTCALL, NULL, NULL, st, n, NULL};                               \
+        return hooked(K, s, &a);                                                              \
+    }                                                                                         \
+    static PyObject *wrap##K##_fk(PyObject *s, PyObject *const *st, Py_ssize_t n, PyObject *kn) \
+    {                                                                                         \
+        call_args a = {METH_FASTCALL | METH_KEYWORDS, NULL, NULL, st, n, kn};                 \
+        return hooked(K, s, &a);                                                              \
     }
-    return r;
-}
 
-/* RLock: Condition.wait() gives up ownership completely... */
-static PyObject *
-lock_release_save(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    PyObject *r = lock_inner_call(self, LM_RELEASE_SAVE, args, kwds);
-    if (r == NULL)
-        return NULL;
-    self->owner = 0;
-    self->depth = 0;
-    lock_end_hold(self);
-    return r;
-}
+LOCK_WRAPPERS(0) LOCK_WRAPPERS(1) LOCK_WRAPPERS(2) LOCK_WRAPPERS(3)
+LOCK_WRAPPERS(4) LOCK_WRAPPERS(5) LOCK_WRAPPERS(6) LOCK_WRAPPERS(7)
+LOCK_WRAPPERS(8) LOCK_WRAPPERS(9) LOCK_WRAPPERS(10) LOCK_WRAPPERS(11)
+LOCK_WRAPPERS(12) LOCK_WRAPPERS(13) LOCK_WRAPPERS(14) LOCK_WRAPPERS(15)
 
-/* ...and takes it back, waiting like an acquire. */
-static PyObject *
-lock_acquire_restore(lock_proxy *self, PyObject *args, PyObject *kwds)
-{
-    int sampled = lock_sample_now();
-    int64_t t0 = sampled ? lock_now_ns() : 0;
-    PyObject *r = lock_inner_call(self, LM_ACQUIRE_RESTORE, args, kwds);
-    if (r == NULL)
-        return NULL;
-    long depth = 1;
-    PyObject *state = PyTuple_GET_SIZE(args) == 1 ? PyTuple_GET_ITEM(args, 0) : NULL;
-    if (state != NULL && PyTuple_Check(state) && PyTuple_GET_SIZE(state) >= 1 &&
-        PyLong_Check(PyTuple_GET_ITEM(state, 0))) {
-        depth = PyLong_AsLong(PyTuple_GET_ITEM(state, 0));
-        if (depth < 1) {
-            PyErr_Clear();
-            depth = 1;
-        }
-    }
-    lock_note_owner(self, PyThread_get_thread_ident(), depth);
-    if (sampled) {
-        int64_t t1 = lock_now_ns();
-        lock_record(self, SS_LOCK_ACQUIRE, SS_LOCK_ACQUIRE_WAIT, t1 - t0);
-        self->hold_start_ns = t1 > 0 ? t1 : 1;
-    }
-    return r;
-}
+#define LOCK_WRAPPER_ROW(K) \
+    {(PyCFunction)(void (*)(void))wrap##K##_vk, (PyCFunction)wrap##K##_v, (PyCFunction)wrap##K##_o, \
+     (PyCFunction)wrap##K##_n, (PyCFunction)(void (*)(void))wrap##K##_f,                           \
+     (PyCFunction)(void (*)(void))wrap##K##_fk}
 
-static PyObject *
-lock_reduce_ex(lock_proxy *self, PyObject *protocol)
-{
-    /* The real lock's answer: "cannot pickle '_thread.lock' object". */
-    return PyObject_CallMethod(self->inner, "__reduce_ex__", "O", protocol);
-}
-
-static PyObject *
-lock_repr(lock_proxy *self)
-{
-    return PyObject_Repr(self->inner);
-}
-
-static PyObject *
-lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
-{
-    int is_rlock = type == &RLockProxy_Type;
-    PyObject *factory = is_rlock ? rlock_factory : lock_factory;
-    if (factory == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "stacksight lock proxies are not configured");
-        return NULL;
-    }
-    PyObject *inner = PyObject_Call(factory, args, kwds);
-    if (inner == NULL)
-        return NULL;
-    lock_proxy *self = (lock_proxy *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(inner);
-        return NULL;
-    }
-    self->inner = inner;
-    self->is_rlock = is_rlock;
-    const lock_ctype *ct = &lock_ctypes[is_rlock];
-    self->ctype = (ct->type != NULL && Py_IS_TYPE(inner, ct->type)) ? ct : NULL;
-    if (lock_recording)
-        lock_note_site(self);
-    return (PyObject *)self;
-}
-
-static void
-lock_dealloc(lock_proxy *self)
-{
-    if (self->weakreflist != NULL)
-        PyObject_ClearWeakRefs((PyObject *)self);
-    Py_XDECREF(self->inner);
-    Py_XDECREF(self->site_code);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-#define LOCK_METH(name, fn, doc) \
-    {name, _PyCFunction_CAST(fn), METH_VARARGS | METH_KEYWORDS, PyDoc_STR(doc)}
-
-static PyMethodDef lock_proxy_methods[] = {
-    LOCK_METH("acquire", lock_acquire, "Lock.acquire(blocking=True, timeout=-1)"),
-    LOCK_METH("acquire_lock", lock_acquire, "Alias of acquire()."),
-    LOCK_METH("release", lock_release, "Lock.release()"),
-    LOCK_METH("release_lock", lock_release, "Alias of release()."),
-    LOCK_METH("locked", lock_locked, "Lock.locked()"),
-    LOCK_METH("locked_lock", lock_locked, "Alias of locked()."),
-    LOCK_METH("__enter__", lock_enter, "Acquire the lock."),
-    LOCK_METH("__exit__", lock_exit, "Release the lock."),
-    LOCK_METH("_at_fork_reinit", lock_at_fork_reinit, NULL),
-    {"__reduce_ex__", (PyCFunction)lock_reduce_ex, METH_O, NULL},
-    {NULL, NULL, 0, NULL},
+/* [slot][convention]: VARARGS|KEYWORDS, VARARGS, O, NOARGS, FASTCALL, FASTCALL|KEYWORDS */
+static const PyCFunction lock_wrappers[LOCK_HOOKS][6] = {
+    LOCK_WRAPPER_ROW(0), LOCK_WRAPPER_ROW(1), LOCK_WRAPPER_ROW(2), LOCK_WRAPPER_ROW(3),
+    LOCK_WRAPPER_ROW(4), LOCK_WRAPPER_ROW(5), LOCK_WRAPPER_ROW(6), LOCK_WRAPPER_ROW(7),
+    LOCK_WRAPPER_ROW(8), LOCK_WRAPPER_ROW(9), LOCK_WRAPPER_ROW(10), LOCK_WRAPPER_ROW(11),
+    LOCK_WRAPPER_ROW(12), LOCK_WRAPPER_ROW(13), LOCK_WRAPPER_ROW(14), LOCK_WRAPPER_ROW(15),
 };
 
-static PyMethodDef rlock_proxy_methods[] = {
-    LOCK_METH("acquire", lock_acquire, "RLock.acquire(blocking=True, timeout=-1)"),
-    LOCK_METH("release", lock_release, "RLock.release()"),
-    LOCK_METH("__enter__", lock_enter, "Acquire the lock."),
-    LOCK_METH("__exit__", lock_exit, "Release the lock."),
-    LOCK_METH("_is_owned", lock_is_owned, NULL),
-    LOCK_METH("_release_save", lock_release_save, NULL),
-    LOCK_METH("_acquire_restore", lock_acquire_restore, NULL),
-    LOCK_METH("_recursion_count", lock_recursion_count, NULL),
-    LOCK_METH("_at_fork_reinit", lock_at_fork_reinit, NULL),
-    {"__reduce_ex__", (PyCFunction)lock_reduce_ex, METH_O, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject LockProxy_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "stacksight._native.LockProxy",
-    .tp_basicsize = sizeof(lock_proxy),
-    .tp_dealloc = (destructor)lock_dealloc,
-    .tp_repr = (reprfunc)lock_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = PyDoc_STR("A threading.Lock whose operations the profiler samples."),
-    .tp_weaklistoffset = offsetof(lock_proxy, weakreflist),
-    .tp_methods = lock_proxy_methods,
-    .tp_new = lock_new,
-};
-
-static PyTypeObject RLockProxy_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "stacksight._native.RLockProxy",
-    .tp_basicsize = sizeof(lock_proxy),
-    .tp_dealloc = (destructor)lock_dealloc,
-    .tp_repr = (reprfunc)lock_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = PyDoc_STR("A threading.RLock whose operations the profiler samples."),
-    .tp_weaklistoffset = offsetof(lock_proxy, weakreflist),
-    .tp_methods = rlock_proxy_methods,
-    .tp_new = lock_new,
-};
-
-/* ---- configuration and lifecycle ----------------------------------------- */
-
-/* Fill `ct` from the methods of the C type of `sample` (a real lock). */
-static void
-lock_ctype_fill(lock_ctype *ct, PyObject *sample)
+static int
+convention_index(int flags)
 {
-    PyTypeObject *type = Py_TYPE(sample);
-    Py_XSETREF(ct->type, (PyTypeObject *)Py_NewRef(type));
-    for (int i = 0; i < LM_COUNT; i++) {
-        ct->methods[i].meth = NULL;
-        PyObject *d = type->tp_dict ? PyDict_GetItemString(type->tp_dict, lock_method_names[i]) : NULL;
-        if (d != NULL && Py_IS_TYPE(d, &PyMethodDescr_Type)) {
-            PyMethodDef *def = ((PyMethodDescrObject *)d)->d_method;
-            ct->methods[i].meth = def->ml_meth;
-            ct->methods[i].flags = def->ml_flags;
-        }
+    switch (flags & CONVENTION) {
+    case METH_VARARGS | METH_KEYWORDS: return 0;
+    case METH_VARARGS: return 1;
+    case METH_O: return 2;
+    case METH_NOARGS: return 3;
+    case METH_FASTCALL: return 4;
+    case METH_FASTCALL | METH_KEYWORDS: return 5;
+    default: return -1;
     }
 }
 
-PyObject *
-ssp_locks_set_factories(PyObject *Py_UNUSED(module), PyObject *args)
+/* Take a slot for `def`. 0, or -1 (slots full, unknown convention). */
+static int
+hook_slot(PyMethodDef *def, hook_kind kind, int is_rlock)
 {
-    PyObject *lock, *rlock;
-    if (!PyArg_ParseTuple(args, "OO:set_lock_factories", &lock, &rlock))
-        return NULL;
-    if (!PyCallable_Check(lock) || !PyCallable_Check(rlock)) {
-        PyErr_SetString(PyExc_TypeError, "set_lock_factories() needs two callables");
-        return NULL;
-    }
-    PyObject *a = PyObject_CallNoArgs(lock);
-    PyObject *b = a ? PyObject_CallNoArgs(rlock) : NULL;
-    if (b == NULL) {
-        Py_XDECREF(a);
-        return NULL;
-    }
-    lock_ctype_fill(&lock_ctypes[0], a);
-    lock_ctype_fill(&lock_ctypes[1], b);
-    Py_DECREF(a);
-    Py_DECREF(b);
-    Py_XSETREF(lock_factory, Py_NewRef(lock));
-    Py_XSETREF(rlock_factory, Py_NewRef(rlock));
-    Py_RETURN_NONE;
-}
-
-int
-ssp_locks_init_module(PyObject *module)
-{
-    if (PyType_Ready(&LockProxy_Type) < 0 || PyType_Ready(&RLockProxy_Type) < 0)
+    for (int k = 0; k < lock_hooks_count; k++)
+        if (lock_hooks[k].def == def)
+            return 0;   /* two names, one entry */
+    int conv = convention_index(def->ml_flags);
+    if (conv < 0 || lock_hooks_count == LOCK_HOOKS)
         return -1;
-    if (lock_threading_suffix == NULL) {
-        lock_threading_suffix = PyUnicode_InternFromString("threading.py");
-        if (lock_threading_suffix == NULL)
-            return -1;
-    }
-    if (PyModule_AddObjectRef(module, "LockProxy", (PyObject *)&LockProxy_Type) < 0 ||
-        PyModule_AddObjectRef(module, "RLockProxy", (PyObject *)&RLockProxy_Type) < 0)
-        return -1;
+    lock_hook *h = &lock_hooks[lock_hooks_count];
+    h->def = def;
+    h->original = def->ml_meth;
+    h->wrapper = lock_wrappers[lock_hooks_count][conv];
+    h->kind = kind;
+    h->is_rlock = is_rlock;
+    lock_hooks_count++;
     return 0;
 }
+
+/* The PyMethodDef behind `type`'s method `name`, or NULL. */
+static PyMethodDef *
+method_def(PyTypeObject *type, const char *name)
+{
+    PyObject *d = type->tp_dict ? PyDict_GetItemString(type->tp_dict, name) : NULL;
+    if (d == NULL || !Py_IS_TYPE(d, &PyMethodDescr_Type))
+        return NULL;
+    return ((PyMethodDescrObject *)d)->d_method;
+}
+
+/* ---- creation and destruction -------------------------------------------- */
+
+static PyTypeObject *plain_type;         /* _thread.lock, strong ref */
+static destructor plain_dealloc, rlock_dealloc;
+static newfunc rlock_new;
+
+static void
+hooked_dealloc(PyObject *self, destructor original)
+{
+    if (lock_table_count > 0) {
+        lock_entry *e = lock_find(self);
+        if (e != NULL)
+            lock_remove(e);
+    }
+    original(self);
+}
+
+static void hooked_plain_dealloc(PyObject *self) { hooked_dealloc(self, plain_dealloc); }
+static void hooked_rlock_dealloc(PyObject *self) { hooked_dealloc(self, rlock_dealloc); }
+
+/* Subclasses of RLock made while hooked inherit this tp_new: it must keep
+ * working after stop. */
+static PyObject *
+hooked_rlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *r = rlock_new(type, args, kwds);
+    if (r != NULL && lock_recording && PyInterpreterState_Get() == lock_interp)
+        lock_note_site(r);
+    return r;
+}
+
+/* Find what to patch, once. 0, or -1 with the reason in *why. */
+static int
+lock_hooks_prepare(const char **why)
+{
+    if (lock_hooks_count > 0)
+        return 0;
+    PyObject *thread = PyImport_ImportModule("_thread");
+    if (thread == NULL) {
+        PyErr_Clear();
+        *why = "cannot import _thread";
+        return -1;
+    }
+    PyObject *alloc = PyObject_GetAttrString(thread, "allocate_lock");
+    PyObject *rtype = PyObject_GetAttrString(thread, "RLock");
+    PyObject *sample = alloc ? PyObject_CallNoArgs(alloc) : NULL;
+    PyObject *alias = PyObject_GetAttrString(thread, "allocate");
+    PyErr_Clear();
+    Py_DECREF(thread);
+    int ok = alloc != NULL && PyCFunction_Check(alloc) && sample != NULL && rtype != NULL &&
+             PyType_Check(rtype);
+    if (ok) {
+        static const char *const acquires[] = {"acquire", "acquire_lock", "__enter__"};
+        static const char *const releases[] = {"release", "release_lock", "__exit__"};
+        PyTypeObject *types[2] = {Py_TYPE(sample), (PyTypeObject *)rtype};
+        for (int t = 0; t < 2 && ok; t++) {
+            for (int i = 0; i < 3 && ok; i++) {
+                PyMethodDef *acq = method_def(types[t], acquires[i]);
+                PyMethodDef *rel = method_def(types[t], releases[i]);
+                if (i == 1 && t == 1)
+                    continue;   /* RLock has no *_lock aliases */
+                ok = acq != NULL && rel != NULL && hook_slot(acq, HOOK_ACQUIRE, t) == 0 &&
+                     hook_slot(rel, HOOK_RELEASE, t) == 0;
+            }
+        }
+        PyMethodDef *save = ok ? method_def(types[1], "_release_save") : NULL;
+        PyMethodDef *restore = ok ? method_def(types[1], "_acquire_restore") : NULL;
+        PyMethodDef *owned = ok ? method_def(types[1], "_is_owned") : NULL;
+        ok = ok && save && restore && owned && (owned->ml_flags & CONVENTION) == METH_NOARGS &&
+             hook_slot(save, HOOK_RELEASE_SAVE, 1) == 0 && hook_slot(restore, HOOK_ACQUIRE_RESTORE, 1) == 0 &&
+             hook_slot(((PyCFunctionObject *)alloc)->m_ml, HOOK_CREATE, 0) == 0 &&
+             (alias == NULL || !PyCFunction_Check(alias) ||
+              hook_slot(((PyCFunctionObject *)alias)->m_ml, HOOK_CREATE, 0) == 0);
+        if (ok) {
+            rlock_is_owned = owned->ml_meth;
+            plain_type = (PyTypeObject *)Py_NewRef(types[0]);
+            rlock_type = (PyTypeObject *)Py_NewRef(types[1]);
+            plain_dealloc = plain_type->tp_dealloc;
+            rlock_dealloc = rlock_type->tp_dealloc;
+            rlock_new = rlock_type->tp_new;
+        }
+    }
+    Py_XDECREF(alloc);
+    Py_XDECREF(alias);
+    Py_XDECREF(rtype);
+    Py_XDECREF(sample);
+    if (!ok || plain_dealloc == NULL || rlock_dealloc == NULL || rlock_new == NULL) {
+        lock_hooks_count = 0;
+        *why = "this interpreter's lock types do not have the methods expected";
+        return -1;
+    }
+    return 0;
+}
+
+static void
+lock_hooks_install(void)
+{
+    if (lock_hooks_installed)
+        return;
+    for (int k = 0; k < lock_hooks_count; k++)
+        lock_hooks[k].def->ml_meth = lock_hooks[k].wrapper;
+    plain_type->tp_dealloc = hooked_plain_dealloc;
+    rlock_type->tp_dealloc = hooked_rlock_dealloc;
+    rlock_type->tp_new = hooked_rlock_new;
+    lock_hooks_installed = 1;
+}
+
+static void
+lock_hooks_uninstall(void)
+{
+    if (!lock_hooks_installed)
+        return;
+    for (int k = 0; k < lock_hooks_count; k++)
+        lock_hooks[k].def->ml_meth = lock_hooks[k].original;
+    plain_type->tp_dealloc = plain_dealloc;
+    rlock_type->tp_dealloc = rlock_dealloc;
+    rlock_type->tp_new = rlock_new;
+    lock_hooks_installed = 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
 
 int
 ssp_locks_start(ssp_walker *walker, const ss_config *cfg)
 {
     if (walker == NULL || cfg == NULL || !(cfg->capture_pct > 0.0))
         return -1;
+    if (lock_threading_suffix == NULL) {
+        lock_threading_suffix = PyUnicode_InternFromString("threading.py");
+        if (lock_threading_suffix == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+    }
+    const char *why = NULL;
+    if (lock_hooks_prepare(&why) != 0) {
+        ss_log_once(SS_LOG_WARNING, "lock-start", "stacksight: lock profiling is off: %s", why);
+        return -1;
+    }
     uint32_t max = cfg->max_frames < 2 ? 2u : (uint32_t)cfg->max_frames;
     ss_frame *frames = malloc((size_t)max * sizeof *frames);
     if (frames == NULL) {
@@ -624,7 +724,9 @@ ssp_locks_start(ssp_walker *walker, const ss_config *cfg)
     lock_walker = walker;
     lock_scale = 100.0 / (cfg->capture_pct > 100.0 ? 100.0 : cfg->capture_pct);
     lock_countdown = ss_geometric_interval(lock_scale);
+    lock_interp = PyInterpreterState_Main();
     lock_recording = 1;
+    lock_hooks_install();
     return 0;
 }
 
@@ -644,6 +746,8 @@ void
 ssp_locks_stop(void)
 {
     lock_recording = 0;
+    lock_hooks_uninstall();
+    lock_table_clear();
     lock_walker = NULL;
     free(lock_frames);
     lock_frames = NULL;

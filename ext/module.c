@@ -553,8 +553,6 @@ static PyMethodDef native_methods[] = {
     {"set_thread_name", native_set_thread_name, METH_VARARGS, "set_thread_name(ident, name)"},
     {"forget_thread", native_forget_thread, METH_VARARGS, "forget_thread(ident)"},
     {"stats", native_stats, METH_NOARGS, "Counters of the running profiler."},
-    {"set_lock_factories", ssp_locks_set_factories, METH_VARARGS,
-     "set_lock_factories(lock, rlock): the real lock types the lock proxies wrap."},
     {"lock_profiling_active", native_lock_profiling_active, METH_NOARGS,
      "True while lock operations are sampled (the proxies should be installed)."},
     {"event_counts", native_event_counts, METH_NOARGS,
@@ -581,8 +579,7 @@ PyInit__native(void)
     if (m == NULL)
         return NULL;
     if (PyModule_AddStringConstant(m, "PROFILER_VERSION", SS_PROFILER_VERSION) < 0 ||
-        PyModule_AddStringConstant(m, "RUNTIME_VERSION", runtime_version) < 0 ||
-        ssp_locks_init_module(m) < 0) {
+        PyModule_AddStringConstant(m, "RUNTIME_VERSION", runtime_version) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from stacksight import _exec, _locks, _threads
+from stacksight import _exec, _threads
 
 log = logging.getLogger("stacksight")
 
@@ -150,7 +150,6 @@ class Profiler:
             except RuntimeError as exc:
                 _threads.uninstall()
                 raise ProfilerError(str(exc)) from None
-            _locks.install(native)
             _exec.install(self)
             self._running = True
             self._started_at = time.monotonic()
@@ -169,7 +168,6 @@ class Profiler:
         _exec.uninstall()
         native = _native()
         native.stop(flush=bool(flush))
-        _locks.uninstall()
         _threads.uninstall()
 
     def _stop_at_exit(self):

@@ -176,7 +176,7 @@ static char *info_json(void)
 }
 
 /* One period: swap, let the binding finish it, encode, export. */
-static void finish_period(ss_bytes *scratch)
+static void finish_period(ss_bytes *scratch, int final)
 {
     ss_profile_buffer *buf = ss_aggregator_swap(&core.agg, ss_unix_ns());
     if (core.binding.period_end)
@@ -209,6 +209,7 @@ static void finish_period(ss_bytes *scratch)
             .runtime_version = core.binding.runtime_version,
             .internal_json = internal,
             .info_json = info,
+            .final = final,
         };
         int64_t t0 = ss_monotonic_ns();
         int ok = ss_export(&core.cfg, &up, &core.export_stats) == 0;
@@ -259,7 +260,7 @@ static void *uploader_main(void *arg)
         int last = core.stopping;
         core.flush_requested = 0;
         pthread_mutex_unlock(&core.lock);
-        finish_period(&scratch);
+        finish_period(&scratch, last);
         pthread_mutex_lock(&core.lock);
         if (last)
             break;

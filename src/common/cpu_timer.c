@@ -9,10 +9,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "doorbell.h"
 #include "log.h"
 
 #define EVENT_SIGNAL SIGPROF
@@ -23,7 +23,6 @@ static unsigned ring_tail;       /* next slot to read (sidecar only) */
 /* Ring entry: tid (bits 0-31) | token + 1 (bits 32-47) | slices (48-63); 0 = empty. */
 static _Atomic uint64_t ring[RING_SIZE];
 static ss_cpu_capture_fn capture_fn;      /* set before timers exist */
-static int event_fd = -1;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static void (*_Atomic front_handler)(int, siginfo_t *, void *);   /* a binding's, chaining to ours */
 static int install_result = -1;
@@ -42,25 +41,15 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
         uint64_t entry = (uint32_t)tid | ((uint64_t)(uint16_t)(token + 1) << 32) | slices << 48;
         unsigned at = atomic_fetch_add_explicit(&ring_head, 1, memory_order_relaxed);
         atomic_store_explicit(&ring[at & (RING_SIZE - 1)], entry, memory_order_release);
-        if (event_fd >= 0) {
-            uint64_t one = 1;
-            ssize_t n = write(event_fd, &one, sizeof one);
-            (void)n;
-        }
+        ss_doorbell_ring();
     }
     errno = saved;
 }
 
-/* A child shares the parent's eventfd after fork: give it its own, or each
- * process would swallow the other's wake-ups. Timers are not inherited. */
+/* Timers are not inherited by a forked child; events the parent had not
+ * drained are not the child's. */
 static void after_fork_child(void)
 {
-    if (event_fd >= 0) {
-        close(event_fd);
-        event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (event_fd < 0)
-            install_result = -1;
-    }
     atomic_store(&ring_head, 0);
     ring_tail = 0;
     for (unsigned i = 0; i < RING_SIZE; i++)
@@ -79,19 +68,13 @@ static void install(void)
                                "alternate computing and waiting)");
         return;
     }
-    event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (event_fd < 0)
-        return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_cpu_slice;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    if (sigaction(EVENT_SIGNAL, &sa, NULL) != 0) {
-        close(event_fd);
-        event_fd = -1;
+    if (sigaction(EVENT_SIGNAL, &sa, NULL) != 0)
         return;
-    }
     pthread_atfork(NULL, NULL, after_fork_child);
     install_result = 0;
 }
@@ -117,9 +100,14 @@ int ss_cpu_timer_handler_intact(void)
     return cur.sa_sigaction == on_cpu_slice || (cur.sa_sigaction && cur.sa_sigaction == atomic_load(&front_handler));
 }
 
-int ss_cpu_timer_event_fd(void)
+int ss_cpu_timer_available(void)
 {
-    return install_result == 0 ? event_fd : -1;
+    return install_result == 0;
+}
+
+int ss_cpu_timer_pending(void)
+{
+    return atomic_load_explicit(&ring_head, memory_order_acquire) != ring_tail;
 }
 
 void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
@@ -129,9 +117,6 @@ void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
 
 size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, uint32_t *slices, size_t max)
 {
-    uint64_t counter;
-    ssize_t n = read(event_fd, &counter, sizeof counter);
-    (void)n;
     unsigned head = atomic_load_explicit(&ring_head, memory_order_acquire);
     if (head - ring_tail > RING_SIZE)
         ring_tail = head - RING_SIZE;   /* overrun: the oldest events were overwritten */

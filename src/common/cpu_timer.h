@@ -11,7 +11,7 @@
  * system calls are never interrupted.
  *
  * The handler is async-signal-safe: it writes the thread id into a fixed
- * ring and writes an eventfd. It is installed only if the signal is unused,
+ * ring and rings the sampler's doorbell. It is installed only if the signal is unused,
  * and stays installed (doing nothing) after stop so a late signal cannot
  * kill the process. */
 #ifndef SS_CPU_TIMER_H
@@ -35,8 +35,12 @@ void ss_cpu_timer_set_front_handler(void (*fn)(int, siginfo_t *, void *));
  * checks this every wall tick and then stops all CPU timers (one syscall). */
 int ss_cpu_timer_handler_intact(void);
 
-/* The fd that becomes readable when events are waiting; -1 if unavailable. */
-int ss_cpu_timer_event_fd(void);
+/* 1 once the handler is installed (CPU timers can be used). */
+int ss_cpu_timer_available(void);
+
+/* 1 while events wait to be drained (sampler thread only). Each event also
+ * rings the doorbell (doorbell.h). */
+int ss_cpu_timer_pending(void);
 
 /* Optional, set by the binding before start: called inside the signal
  * handler, on the thread that used the slice, to capture its stack at that

@@ -105,12 +105,15 @@ static void clear_upload_warnings(const char *what, const char *url)
 }
 
 /* Run `easy` with retries inside the time budget. Returns 0 on 2xx. */
-static int perform_with_retries(CURL *easy, const ss_config *cfg, const char *what, const char *url,
-                                ss_export_stats *stats)
+static int perform_with_retries(CURL *easy, const ss_config *cfg, int final, const char *what,
+                                const char *url, ss_export_stats *stats)
 {
     int64_t budget_ms = cfg->api_timeout_ms;
+    if (final && budget_ms > SS_FINAL_BUDGET_MS)
+        budget_ms = SS_FINAL_BUDGET_MS;
     int64_t started = ss_monotonic_ns();
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    int attempts = final ? 1 : MAX_ATTEMPTS;
+    for (int attempt = 0; attempt < attempts; attempt++) {
         int64_t left = budget_ms - (ss_monotonic_ns() - started) / 1000000;
         if (left <= 0)
             break;
@@ -130,7 +133,7 @@ static int perform_with_retries(CURL *easy, const ss_config *cfg, const char *wh
             clear_upload_warnings(what, url);
             return 0;
         }
-        if (r == ATTEMPT_FATAL || rc == CURLE_OPERATION_TIMEDOUT)
+        if (r == ATTEMPT_FATAL || rc == CURLE_OPERATION_TIMEDOUT || attempt + 1 == attempts)
             break;   /* a stalled intake has used the whole budget already */
         /* Random wait before retrying so a fleet does not retry in step. */
         long wait = 100 + (long)(ss_monotonic_ns() % 300);
@@ -195,7 +198,7 @@ static int export_agent(const ss_config *cfg, const ss_upload *up, ss_export_sta
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
     int64_t t0 = ss_monotonic_ns();
-    int rc = perform_with_retries(easy, cfg, "the agent at", shown, stats);
+    int rc = perform_with_retries(easy, cfg, up->final, "the agent at", shown, stats);
     if (stats)
         stats->last_upload_ns = ss_monotonic_ns() - t0;
     curl_mime_free(mime);
@@ -240,7 +243,7 @@ static int export_pyroscope(const ss_config *cfg, const ss_upload *up, ss_export
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)up->pprof_gz->data);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)up->pprof_gz->len);
-    int rc = perform_with_retries(easy, cfg, "Pyroscope at", cfg->pyroscope_url, stats);
+    int rc = perform_with_retries(easy, cfg, up->final, "Pyroscope at", cfg->pyroscope_url, stats);
     curl_slist_free_all(headers);
     curl_easy_cleanup(easy);
     return rc;

@@ -26,7 +26,12 @@ typedef struct ss_upload {
     const char *runtime_version;
     const char *internal_json;     /* profiler's own stats, a JSON object */
     const char *info_json;         /* settings, a JSON object */
+    int final;                     /* last profile of a stopping process: one
+                                      attempt within SS_FINAL_BUDGET_MS, so an
+                                      absent agent does not delay the exit */
 } ss_upload;
+
+#define SS_FINAL_BUDGET_MS 1000
 
 typedef struct ss_export_stats {
     uint64_t sent, failed, files_written;

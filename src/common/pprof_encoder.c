@@ -257,7 +257,8 @@ static int finish_tables(encoder_tables *t)
         perftools__profiles__function__init(f);
         f->id = i + 1;
         f->name = string_ref(t, info.name);
-        f->system_name = f->name;
+        /* No system_name: pprof demangles it and names `<module>`, `<main>`
+         * and "block (2 levels) in <main>" all `<unknown>` (then merges them). */
         f->filename = string_ref(t, info.filename);
         f->start_line = info.start_line;
         t->function_ptrs[i] = f;

@@ -1,8 +1,8 @@
 /* sampler.c - the sidecar thread: timer, CPU-slice events, overhead cap (see sampler.h).
  *
- * The thread sleeps in poll() on two eventfds: `stop_fd` (ss_sampler_stop)
- * and the CPU-timer event fd (cpu_timer.h), with a timeout at the next wall
- * tick. A wall tick gives every thread its wall time; a CPU event samples the
+ * The thread sleeps on the doorbell (doorbell.h), rung by ss_sampler_stop
+ * and by every CPU-timer event (cpu_timer.h), with a timeout at the next
+ * wall tick; it holds no file descriptor the program could see or close. A wall tick gives every thread its wall time; a CPU event samples the
  * threads that just used a slice of CPU while they are still running. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -10,24 +10,24 @@
 #include "sampler.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cpu_timer.h"
+#include "doorbell.h"
 #include "log.h"
 
 #define TIMER_EXPIRY_TICKS 50     /* drop CPU timers of threads unseen this long */
 
 struct ss_sampler {
     pthread_t thread;
-    int stop_fd;                  /* eventfd; readable once stop was asked */
+    _Atomic int stopping;         /* set by ss_sampler_stop, then the doorbell rings */
     pthread_mutex_t lock;         /* guards `stats` for readers */
     int64_t base_interval_ns;     /* configured wall interval */
     double overhead_pct;          /* CPU budget, percent of one core */
@@ -140,24 +140,23 @@ static void *sampler_main(void *arg)
     pthread_setname_np(pthread_self(), "stacksight-smp");   /* visible in top -H, perf */
     int64_t interval = s->base_interval_ns;
     double avg_cost_ns = 0;
-    int event_fd = s->use_cpu_timers ? ss_cpu_timer_event_fd() : -1;
-    ss_cpu_timer_set *timers = event_fd >= 0 ? &s->timers : NULL;
+    ss_cpu_timer_set *timers = s->use_cpu_timers ? &s->timers : NULL;
     int64_t last_wall = ss_monotonic_ns();
     int64_t next_wall = last_wall + interval;
     uint64_t wall_ticks = 0;
     static ss_tick tick;   /* one sidecar per process; too big for the stack */
 
     for (;;) {
-        int64_t now = ss_monotonic_ns();
-        int timeout_ms = next_wall > now ? (int)((next_wall - now + 999999) / 1000000) : 0;
-        struct pollfd fds[2] = {{.fd = s->stop_fd, .events = POLLIN}, {.fd = event_fd, .events = POLLIN}};
-        int rc = poll(fds, event_fd >= 0 ? 2 : 1, timeout_ms);
-        if (rc < 0 && errno != EINTR)
+        uint32_t seen = ss_doorbell_count();
+        if (atomic_load(&s->stopping))
             break;
-        if (fds[0].revents)
+        int64_t now = ss_monotonic_ns();
+        if (!(timers && ss_cpu_timer_pending()))
+            ss_doorbell_wait(seen, next_wall - now);
+        if (atomic_load(&s->stopping))
             break;
         now = ss_monotonic_ns();
-        if (event_fd >= 0 && (fds[1].revents & POLLIN)) {
+        if (timers && ss_cpu_timer_pending()) {
             memset(&tick, 0, offsetof(ss_tick, cpu_tids));
             tick.kind = SS_TICK_CPU;
             tick.number = wall_ticks;
@@ -223,12 +222,6 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     ss_cpu_tracker_reset(&s->cpu);
     ss_cpu_timer_set_init(&s->timers, s->base_interval_ns);
     pthread_mutex_init(&s->lock, NULL);
-    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->stop_fd < 0) {
-        ss_log(SS_LOG_WARNING, "stacksight: cannot create an eventfd (%s); profiling is off", strerror(errno));
-        free(s);
-        return NULL;
-    }
 
     /* The sidecar must never receive the application's signals. */
     sigset_t all, old;
@@ -239,7 +232,6 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     if (rc != 0) {
         ss_log(SS_LOG_WARNING, "stacksight: cannot start the sampler thread (%s); profiling is off",
                strerror(rc));
-        close(s->stop_fd);
         pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
@@ -251,11 +243,9 @@ void ss_sampler_stop(ss_sampler *s)
 {
     if (!s)
         return;
-    uint64_t one = 1;
-    ssize_t n = write(s->stop_fd, &one, sizeof one);
-    (void)n;
+    atomic_store(&s->stopping, 1);
+    ss_doorbell_ring();
     pthread_join(s->thread, NULL);
-    close(s->stop_fd);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -80,6 +80,9 @@ def test_go_pprof_reads_the_profile(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "fifty" in out.stdout and "Type: cpu-time" in out.stdout
+    # Module-level code keeps its name (pprof demangles a system_name, and
+    # "<module>" would come out "<unknown>").
+    assert "<module>" in out.stdout and "<unknown>" not in out.stdout, out.stdout
 
 
 def test_cpu_of_threads_that_alternate_computing_and_waiting_lands_on_the_computing_code(tmp_path):

@@ -1,5 +1,5 @@
 """Lock profiles: wait and hold time, acquires and releases, lock names; the
-proxies behave like the real locks (semantics checked in a profiled process,
+profiled locks behave like the real locks (semantics checked in a profiled process,
 in the spirit of CPython's Lib/test/lock_tests.py)."""
 from event_helpers import line_of, profile_run
 
@@ -259,7 +259,16 @@ for t in ts: t.join()
 
 during = threading.Lock()
 during_r = threading.RLock()
-assert type(during).__name__ == "LockProxy"
+# The program keeps the interpreter's own lock types while profiled.
+assert type(during) is _thread.LockType and type(during_r) is _thread.RLock
+assert isinstance(during, _thread.LockType) and type(during).__module__ == "_thread"
+assert threading.Lock is _thread.allocate_lock
+try:
+    type(during)()
+except TypeError:
+    pass
+else:
+    raise AssertionError("_thread.lock must stay non-instantiable")
 
 pid = os.fork()
 if pid == 0:
@@ -271,13 +280,13 @@ assert os.waitpid(pid, 0)[1] == 0
 prof.stop()
 assert threading.Lock is _thread.allocate_lock
 assert type(threading.Lock()) is _thread.LockType
-check_lock(during)          # proxies keep working after stop
+check_lock(during)          # locks made while profiled keep working after stop
 check_rlock(during_r)
 print("semantics ok")
 """
 
 
-def test_proxies_behave_like_real_locks(tmp_path):
+def test_profiled_locks_behave_like_real_locks(tmp_path):
     view, out = profile_run(tmp_path, SEMANTICS, DD_PROFILING_CAPTURE_PCT="100")
     assert "semantics ok" in out
     # Condition.wait's release/re-acquire of the RLock is recorded too.

@@ -1,5 +1,5 @@
-"""Attachment decoding (magic-byte detection, gzip limits, zstd without the
-optional module) and the display names of sample types."""
+"""Attachment decoding (magic-byte detection, gzip and zstd limits, member
+cap) and the display names of sample types."""
 
 from __future__ import annotations
 
@@ -29,10 +29,23 @@ def test_gzip_members_and_limits():
         compression.decompress(gzip.compress(b"abc") + b"junk", 1000)
 
 
-@pytest.mark.skipif(compression.zstd_available(), reason="zstandard is installed")
-def test_zstd_without_module_names_the_fix():
-    with pytest.raises(compression.UnsupportedEncodingError, match="pip install zstandard"):
-        compression.decompress(b"\x28\xb5\x2f\xfd" + b"\0" * 8, 1000)
+def test_zstd_is_read_by_a_default_install():
+    import zstandard
+    data = zstandard.ZstdCompressor().compress(b"pprof" * 1000)
+    assert compression.decompress(data, 10_000) == ("zstd", b"pprof" * 1000)
+    with pytest.raises(compression.DecompressedTooLargeError):
+        compression.decompress(zstandard.ZstdCompressor().compress(b"\0" * 1_000_000), 1000)
+
+
+def test_many_members_are_refused_in_linear_time():
+    import time
+    empty = gzip.compress(b"")
+    started = time.process_time()
+    with pytest.raises(compression.DecompressionError, match="concatenated gzip members"):
+        compression.decompress(empty * 160_000, 1 << 20)
+    assert time.process_time() - started < 1.0
+    # Up to the cap they decode.
+    assert compression.decompress(empty * compression.MAX_MEMBERS, 10) == ("gzip", b"")
 
 
 def test_seed_display_names_for_every_datadog_sample_type():
@@ -44,7 +57,8 @@ def test_seed_display_names_for_every_datadog_sample_type():
         "cpu-samples": "CPU Samples", "wall-samples": "Wall Samples", "heap-live-samples": "Heap Live Objects",
     }
     assert {name: display_name(name) for name in expected} == expected
-    assert display_name("goroutines", "count") == "goroutines (count)"
+    assert display_name("goroutines", "count") == "Goroutines"
+    assert display_name("threads", "count") == "threads (count)"
     assert default_type(["wall-time", "cpu-time"]) == "cpu-time"
     assert default_type(["wall-time", "cpu-time"], "wall-time") == "wall-time"
     assert default_type(["lock-acquire"]) == "lock-acquire"

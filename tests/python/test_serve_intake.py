@@ -192,7 +192,7 @@ def _raw_exchange(url: str, request: bytes, then_send: bytes = b"") -> bytes:
 def test_body_over_limit_is_refused_from_content_length(tmp_path):
     server = start_serve(tmp_path / "p.db", max_body_mb=1)
     try:
-        request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: x\r\n"
+        request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    b"Content-Type: multipart/form-data; boundary=abc\r\n"
                    b"Content-Length: 2000000\r\n\r\n")
         answer = _raw_exchange(server.url, request, b"--abc\r\n" + b"x" * 1000)
@@ -209,7 +209,7 @@ def test_body_over_limit_is_refused_while_streaming_chunked(tmp_path):
         body, content_type = datadog_upload(TAGS, profile_bytes=b"\x00" * (2 * 1024 * 1024))
         chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
                            for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
-        request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                    b"Content-Type: " + content_type.encode() + b"\r\n\r\n")
         answer = _raw_exchange(server.url, request, chunked)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -222,7 +222,7 @@ def test_chunked_upload_within_limit_is_accepted(serve_server):
     body, content_type = datadog_upload(TAGS)
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 100]), body[i:i + 100])
                        for i in range(0, len(body), 100)) + b"0\r\n\r\n"
-    request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    request = (b"POST /profiling/v1/input HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                b"Transfer-Encoding: chunked\r\nContent-Type: " + content_type.encode() + b"\r\n\r\n")
     answer = _raw_exchange(serve_server.url, request + chunked)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
@@ -236,10 +236,11 @@ def test_twenty_concurrent_uploaders_lose_nothing(serve_server):
     barrier = threading.Barrier(20)
 
     def client(index: int) -> None:
-        tags = {**TAGS, "host": f"host-{index}"}
-        body, content_type = datadog_upload(tags)
+        tags = {**TAGS, "host": f"host-{index}", "runtime-id": f"runtime-{index}"}
+        bodies = [datadog_upload(tags, start_ns=(1_700_000_000 + 60 * n) * SECOND_NS)
+                  for n in range(uploads_per_client)]
         barrier.wait()
-        for _ in range(uploads_per_client):
+        for body, content_type in bodies:
             status, _, answer = post_upload(serve_server.url, body, content_type)
             with lock:
                 results.append((status, answer))

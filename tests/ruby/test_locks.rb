@@ -54,6 +54,26 @@ class TestLocks < Minitest::Test
     assert_in_delta wait, t["lock-acquire-wait"] / 1e9, wait * 0.15, [t, wait, hold].inspect
   end
 
+  # Every profile type, on a lock-heavy program: no frame of the profiler's
+  # own (the Mutex and Monitor wrappers) in any stack.
+  def test_the_profilers_own_frames_are_in_no_stack
+    code = <<~RUBY
+      require "monitor"
+      $m = Mutex.new
+      $mon = Monitor.new
+      def work = 200.times { |i| $m.synchronize { $mon.synchronize { "x" * (i % 50) } } }
+      t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      ts = 3.times.map { Thread.new { work while Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0 < 1.0 } }
+      ts.each(&:join)
+    RUBY
+    s, = run_profiled(code, "DD_PROFILING_CAPTURE_PCT" => "100", "DD_PROFILING_ALLOCATION_ENABLED" => "true")
+    %w[cpu-time wall-time lock-acquire lock-release alloc-samples].each do |type|
+      assert s.any? { |x| x.values.fetch(type, 0) > 0 && x.stack.include?("Object#work") }, "no #{type} in Object#work"
+    end
+    own = s.flat_map(&:stack).uniq.grep(/(\A| in )Stacksight[:.#]/)
+    assert_empty own, "the profiler's own frames in the profile"
+  end
+
   def test_mutex_sampled_scales_to_the_truth
     code = <<~RUBY
       $m = Mutex.new

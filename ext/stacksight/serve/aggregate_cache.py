@@ -15,10 +15,15 @@ import threading
 from collections import OrderedDict
 
 from . import compression
-from .pprof_reader import decode_profile
+from .pprof_reader import DecodeLimits, decode_profile
 from .profile_aggregate import FrameTable, ProfileAggregate, aggregate_profiles
+from .profile_types import canonicalize
 
+# Larger than any upload the intake accepts: stored profiles passed its limit.
 MAX_DECOMPRESSED_BYTES = 1 << 30
+# Counts as at the intake, but no CPU deadline: a stored profile must open
+# even on a busy machine.
+STORED_LIMITS = DecodeLimits(cpu_seconds=float("inf"))
 DEFAULT_MAX_ROWS = 3_000_000      # 200 profiles of 14k rows, ~0.5 GiB at worst (stacks are shared)
 DEFAULT_MAX_FRAMES = 2_000_000
 PROCESS_TAG = "runtime-id"
@@ -74,8 +79,11 @@ class AggregateCache:
         attachments = self._store.pprof_attachments(profile_id)
         if not attachments:
             return None
-        profiles = [decode_profile(compression.decompress(data, MAX_DECOMPRESSED_BYTES)[1])
-                    for data in attachments]
+        # Sample types renamed to the seed's vocabulary per attachment, exactly
+        # as the intake did when it computed the totals.
+        profiles = [canonicalize(name, decode_profile(compression.decompress(data, MAX_DECOMPRESSED_BYTES)[1],
+                                                      STORED_LIMITS))
+                    for name, data in attachments]
         aggregate = aggregate_profiles(profile_id, profiles, frames)
         summary = self._store.get_profile(profile_id) or {}
         tags = {tag["key"]: tag["value"] for tag in summary.get("tags", [])}

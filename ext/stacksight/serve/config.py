@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -27,6 +29,18 @@ class ServeConfig:
     max_parts: int = 32
     retention_check_seconds: float = 60.0
     quiet: bool = False
+    # Decoded bytes of all attachments of one upload (a small zip bomb stops here).
+    max_decoded_mb: float = 64.0
+    # Connections served at once; more are answered 503 and closed.
+    max_connections: int = 64
+    # Request bodies held in memory by all connections together.
+    max_inflight_mb: float = 512.0
+    # Extra names accepted in the Host header (besides the served address).
+    allow_hosts: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        for name, low, high in NUMERIC_BOUNDS:
+            check_number(name, getattr(self, name), low, high)
 
     @property
     def max_body_bytes(self) -> int:
@@ -38,11 +52,41 @@ class ServeConfig:
 
     @property
     def max_decompressed_bytes(self) -> int:
-        # Profiles compress roughly 5-10x; allow that and then some.
-        return max(256 * MIB, 8 * self.max_body_bytes)
+        return int(self.max_decoded_mb * MIB)
+
+    @property
+    def max_inflight_bytes(self) -> int:
+        return int(self.max_inflight_mb * MIB)
 
     def is_loopback(self) -> bool:
-        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+# (field, lowest, highest): values outside, inf and nan are refused at start.
+NUMERIC_BOUNDS = (
+    ("port", 0, 65535),
+    ("retention_hours", 1e-6, 876_000),  # 100 years
+    ("max_db_mb", 0.001, 1 << 30),
+    ("max_body_mb", 0.01, 4096),
+    ("max_parts", 1, 10_000),
+    ("retention_check_seconds", 0.01, 86_400),
+    ("max_decoded_mb", 0.01, 65_536),
+    ("max_connections", 1, 10_000),
+    ("max_inflight_mb", 1, 1 << 20),
+)
+
+
+def check_number(name: str, value, low, high) -> None:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{flag} must be a finite number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{flag} must be between {low} and {high}, got {value!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reject uploads with more multipart parts (default %(default)s)")
     parser.add_argument("--retention-check-seconds", type=float, default=defaults.retention_check_seconds,
                         help="how often age-based retention runs (default %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument("--max-decoded-mb", type=float, default=defaults.max_decoded_mb,
+                        help="reject uploads whose attachments decompress to more than this many MiB "
+                             "(default %(default)s)")
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                        help="connections served at once; more get 503 (default %(default)s)")
+    parser.add_argument("--max-inflight-mb", type=float, default=defaults.max_inflight_mb,
+                        help="request bodies held in memory by all connections together "
+                             "(default %(default)s)")
+    parser.add_argument("--allow-host", dest="allow_hosts", action="append", default=[],
+                        help="accept this name in the Host header too (repeatable; by default only "
+                             "the served address and, on loopback, localhost)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request (refusals are "
+                                                             "always logged)")
     return parser
 
 
 def parse_args(argv: list[str]) -> ServeConfig:
-    args = build_parser().parse_args(argv)
-    return ServeConfig(**vars(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return ServeConfig(**vars(args))
+    except ValueError as error:
+        parser.error(str(error))  # exits 2 with the usage line

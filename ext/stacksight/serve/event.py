@@ -41,7 +41,10 @@ def parse_rfc3339_ns(text: str) -> int:
     if match.group(9):
         offset = int(match.group(10)) * 3600 + int(match.group(11)) * 60
         seconds -= offset if match.group(9) == "+" else -offset
-    return seconds * 1_000_000_000 + int(fraction)
+    ns = seconds * 1_000_000_000 + int(fraction)
+    if not -(2 ** 63) <= ns < 2 ** 63:
+        raise EventError(f"timestamp {text!r} is outside the int64 nanosecond range (years 1678-2262)")
+    return ns
 
 
 def format_rfc3339_ns(ns: int) -> str:
@@ -56,7 +59,12 @@ def parse_tags(tags: str | list) -> list[tuple[str, str]]:
     Values may contain colons (split on the first one only); a list of
     ``key:value`` strings is accepted too because older clients send that.
     """
-    items = tags.split(",") if isinstance(tags, str) else list(tags)
+    if isinstance(tags, str):
+        items = tags.split(",")
+    elif isinstance(tags, list):
+        items = tags
+    else:
+        raise EventError("tags_profiler must be a string of key:value pairs")
     pairs = []
     for item in items:
         if not isinstance(item, str):
@@ -91,7 +99,9 @@ class UploadEvent:
 def parse_event(data: bytes) -> UploadEvent:
     try:
         raw = json.loads(bytes(data).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError as error:
+        raise EventError("event.json is nested too deeply") from error
+    except (UnicodeDecodeError, ValueError) as error:
         raise EventError(f"event.json does not parse: {error}") from error
     if not isinstance(raw, dict):
         raise EventError("event.json must be a JSON object")
@@ -111,7 +121,7 @@ def parse_event(data: bytes) -> UploadEvent:
     if end_ns < start_ns:
         raise EventError("event.json 'end' is before 'start'")
 
-    tags = parse_tags(raw.get("tags_profiler", ""))
+    tags = parse_tags(raw.get("tags_profiler") or "")
     family = raw.get("family", "")
     if not isinstance(family, str):
         raise EventError("event.json 'family' must be a string")

@@ -10,6 +10,9 @@ either.
 
 from __future__ import annotations
 
+import threading
+import time
+
 
 class BodyTooLargeError(Exception):
     def __init__(self, limit: int):
@@ -21,11 +24,41 @@ class MalformedBodyError(Exception):
     """The body ended early or its chunked framing is broken."""
 
 
+class ServerBusyError(Exception):
+    """All connections together already hold as many body bytes as allowed."""
+
+
+class RequestTooSlowError(Exception):
+    """The client took longer than the whole-request deadline to send its body."""
+
+
+class InflightBudget:
+    """Bytes of request bodies held by all connections together, so that many
+    slow uploads at once cannot hold unbounded memory."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def charge(self, size: int) -> None:
+        with self._lock:
+            if self.used + size > self.limit:
+                raise ServerBusyError(f"server busy: uploads in progress hold {self.used} bytes "
+                                      f"(limit {self.limit}); retry later")
+            self.used += size
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
 MAX_CHUNK_LINE = 1024
 
 
 class BodyReader:
-    def __init__(self, rfile, content_length: int | None, chunked: bool, limit: int):
+    def __init__(self, rfile, content_length: int | None, chunked: bool, limit: int,
+                 budget: InflightBudget | None = None, deadline_seconds: float = 300.0):
         self._rfile = rfile
         self._chunked = chunked
         self._remaining = content_length if not chunked else None
@@ -33,6 +66,9 @@ class BodyReader:
         self._chunk_left = 0
         self._finished = False
         self.bytes_read = 0
+        self._budget = budget
+        self.charged = 0  # bytes charged to the budget; the handler releases them
+        self._deadline = time.monotonic() + deadline_seconds
 
     @property
     def finished(self) -> bool:
@@ -42,7 +78,17 @@ class BodyReader:
         self.bytes_read += len(data)
         if self.bytes_read > self._limit:
             raise BodyTooLargeError(self._limit)
+        if self._budget is not None and data:
+            self._budget.charge(len(data))
+            self.charged += len(data)
+        if time.monotonic() > self._deadline:
+            raise RequestTooSlowError("request body arrived too slowly")
         return data
+
+    def release(self) -> None:
+        if self._budget is not None and self.charged:
+            self._budget.release(self.charged)
+            self.charged = 0
 
     def read(self, size: int) -> bytes:
         """Return up to ``size`` bytes; b"" means the body has ended."""
@@ -91,6 +137,11 @@ class BodyReader:
         return data
 
     def drain(self) -> None:
-        """Consume the rest of the body so the connection can be reused."""
-        while self.read(65536):
-            pass
+        """Consume the rest of the body so the connection can be reused
+        (drained bytes are not kept, so they are not charged)."""
+        budget, self._budget = self._budget, None
+        try:
+            while self.read(65536):
+                pass
+        finally:
+            self._budget = budget

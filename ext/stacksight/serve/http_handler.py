@@ -4,7 +4,9 @@ Each request runs on its own thread (ThreadingHTTPServer).  Uploads are read
 incrementally with the size limit enforced while reading; a rejected upload
 gets a 4xx status with the reason as the body and the connection is closed
 gracefully (the client may still be sending) so the client does see the
-reason.
+reason, and the server log names it too.  Requests a browser was tricked
+into sending are refused first (request_guard.py), and no request ends
+without an HTTP answer: an unexpected error is a logged 500.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from .explorer import Response, error_response, json_response
-from .http_body import BodyReader, BodyTooLargeError, MalformedBodyError
+from .http_body import (BodyReader, BodyTooLargeError, MalformedBodyError, RequestTooSlowError,
+                        ServerBusyError)
 from .intake import IntakeError, prepare_datadog_upload, prepare_pyroscope_upload
+from .log_text import escape_for_log
 from .response_encoding import encode_for_client
 from .multipart import (MultipartError, TooManyPartsError, boundary_from_content_type,
                         parse_multipart)
@@ -25,16 +29,15 @@ from .multipart import (MultipartError, TooManyPartsError, boundary_from_content
 DATADOG_INTAKE_PATH = "/profiling/v1/input"
 PYROSCOPE_INGEST_PATH = "/ingest"
 LINGER_SECONDS = 2.0
+# What /info tells clients: a recent agent, with the endpoints served here.
+AGENT_VERSION = "7.60.0"
+INFO_ENDPOINTS = [DATADOG_INTAKE_PATH, "/telemetry/proxy/", "/v0.4/traces", "/v0.5/traces",
+                  "/v0.6/stats", "/debugger/v1/input", "/debugger/v2/input",
+                  "/debugger/v1/diagnostics"]
+# Posted to by clients for features other than profiling: accepted and dropped.
+DISCARDED_PREFIXES = ("/telemetry/", "/v0.3/traces", "/v0.4/traces", "/v0.5/traces", "/v0.7/traces",
+                      "/v0.6/stats", "/debugger/", "/evp_proxy/", "/v0.1/pipeline_stats")
 
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + [0x7f]}
-
-
-def printable(text: str) -> str:
-    """`text` with control characters as \\xNN: request lines and reasons come
-    from the network and must not reach a terminal raw."""
-    return text.translate(_CONTROL)
 
 class ProfileRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -48,7 +51,31 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - signature from the base class
         if not self.app.config.quiet:
-            sys.stderr.write(f"stacksight serve: {self.address_string()} {printable(format % args)}\n")
+            self._log(format % args)
+
+    def _log(self, text: str) -> None:
+        sys.stderr.write(f"stacksight serve: {self.address_string()} {escape_for_log(text)}\n")
+
+    def _client_name(self) -> str:
+        origin = self.headers.get("DD-EVP-ORIGIN") if self.headers else None
+        agent = self.headers.get("User-Agent") if self.headers else None
+        return origin or agent or "unknown client"
+
+    def handle_one_request(self):
+        """Every request gets an answer: an exception that escapes a verb is
+        logged and answered 500 instead of closing the connection mutely."""
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError, socket.timeout):
+            self.close_connection = True
+        except Exception as error:  # noqa: BLE001 - the answer below is the handling
+            self._log(f"internal error on {self.command} {self.path}: {error!r}")
+            self.close_connection = True
+            try:
+                self._send(Response(500, "text/plain; charset=utf-8",
+                                    f"internal error: {type(error).__name__}\n".encode()), close=True)
+            except OSError:
+                pass
 
     # -- responses ---------------------------------------------------------
 
@@ -66,11 +93,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def _reject(self, status: int, reason: str, body_unread: bool) -> None:
-        # A refused client may not show the answer to anyone: the server says
-        # why, even when --quiet silences the access log.
-        sys.stderr.write(f"stacksight serve: refused {printable(self.command or '')} "
-                         f"{printable(self.path or '')} from {self.address_string()}: "
-                         f"{status} {printable(reason)}\n")
+        self._log(f"refused {self.command} {self.path} from {self._client_name()}: {status} {reason}")
         self._send(Response(status, "text/plain; charset=utf-8", (reason + "\n").encode("utf-8")),
                    close=body_unread)
         if body_unread:
@@ -96,8 +119,9 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
     def _body_reader(self) -> BodyReader:
         limit = self.app.config.max_body_bytes
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        budget = self.server.inflight
         if chunked:
-            return BodyReader(self.rfile, None, True, limit)
+            return BodyReader(self.rfile, None, True, limit, budget)
         raw_length = self.headers.get("Content-Length")
         if raw_length is None:
             raise IntakeError(411, "Content-Length or chunked Transfer-Encoding is required")
@@ -110,7 +134,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         if length > limit:
             # Known too large before a byte of the body is read.
             raise IntakeError(413, f"request body of {length} bytes exceeds the limit of {limit} bytes")
-        return BodyReader(self.rfile, length, False, limit)
+        return BodyReader(self.rfile, length, False, limit, budget)
 
     def _read_whole_body(self, body: BodyReader) -> bytes:
         chunks = []
@@ -122,11 +146,23 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
 
     # -- verbs -------------------------------------------------------------
 
+    def _guard_host(self, body_unread: bool) -> bool:
+        if self.server.guard.host_allowed(self.headers.get("Host")):
+            return True
+        self._reject(421, f"Host {self.headers.get('Host')!r} does not name this server "
+                          "(start it with --allow-host NAME to accept that name)", body_unread)
+        return False
+
     def do_GET(self):  # noqa: N802 - name required by BaseHTTPRequestHandler
+        if not self._guard_host(body_unread=False):
+            return
         url = urlsplit(self.path)
         if url.path == "/info":
             # Datadog clients probe the agent's /info to discover endpoints.
-            self._send(json_response({"version": "stacksight-serve", "endpoints": [DATADOG_INTAKE_PATH]}))
+            self._send(json_response({"version": AGENT_VERSION, "server": "stacksight-serve",
+                                      "endpoints": INFO_ENDPOINTS, "feature_flags": [],
+                                      "client_drop_p0s": False, "span_meta_structs": False,
+                                      "config": {"statsd_port": 0, "receiver_port": self.server.server_port}}))
             return
         try:
             response = self.app.explorer.handle_get(url.path, parse_qs(url.query, keep_blank_values=True))
@@ -138,9 +174,20 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self):  # noqa: N802
         self.do_GET()
 
+    def do_PUT(self):  # noqa: N802 - traces may be PUT by old clients
+        self.do_POST()
+
     def do_POST(self):  # noqa: N802
+        if not self._guard_host(body_unread=True):
+            return
+        cross_site = self.server.guard.cross_site_reason(self.headers)
+        if cross_site:
+            self._reject(403, cross_site, body_unread=True)
+            return
         url = urlsplit(self.path)
-        if url.path == DATADOG_INTAKE_PATH:
+        if url.path.startswith(DISCARDED_PREFIXES):
+            self._discard()
+        elif url.path == DATADOG_INTAKE_PATH:
             self._receive(self._prepare_datadog)
         elif url.path == PYROSCOPE_INGEST_PATH:
             query = parse_qs(url.query, keep_blank_values=True)
@@ -148,6 +195,20 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         else:
             self._reject(404, f"no intake at {url.path}; POST profiles to {DATADOG_INTAKE_PATH}",
                          body_unread=True)
+
+    def _discard(self) -> None:
+        """Telemetry, traces, stats: read within the limits and drop."""
+        body = None
+        try:
+            body = self._body_reader()
+            body.drain()
+        except IntakeError as error:
+            self._reject(error.status, error.reason, body_unread=True)
+            return
+        except (BodyTooLargeError, MalformedBodyError, RequestTooSlowError) as error:
+            self._reject(413 if isinstance(error, BodyTooLargeError) else 400, str(error), body_unread=True)
+            return
+        self._send(json_response({}))
 
     def _receive(self, prepare) -> None:
         body = None
@@ -164,11 +225,23 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         except TooManyPartsError as error:
             self._reject(413, str(error), body_unread=True)
             return
+        except ServerBusyError as error:
+            self._reject(503, str(error), body_unread=True)
+            return
+        except RequestTooSlowError as error:
+            self._reject(408, str(error), body_unread=True)
+            return
         except (MultipartError, MalformedBodyError) as error:
             self._reject(400, f"malformed upload: {error}", body_unread=True)
             return
-        profile_id = self.app.store.insert(upload)
-        self._send(json_response({"id": profile_id}))
+        finally:
+            if body is not None:
+                body.release()
+        profile_id, duplicate = self.app.store.insert(upload)
+        self._send(json_response({"id": profile_id, "duplicate": duplicate}))
+        # Retention runs after the answer, so a slow clean-up never makes the
+        # client time out and send the same upload again.
+        self.app.request_retention()
 
     def _prepare_datadog(self, body: BodyReader):
         try:
@@ -177,7 +250,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
             raise IntakeError(415, str(error)) from error
         parts = parse_multipart(body, boundary, self.app.config.max_parts)
         body.drain()
-        return prepare_datadog_upload(parts, self.headers, self.app.config.max_decompressed_bytes)
+        return prepare_datadog_upload(parts, self.headers, self.app.intake_limits)
 
     def _prepare_pyroscope(self, body: BodyReader, query):
         content_type = self.headers.get("Content-Type", "")
@@ -190,5 +263,5 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         else:
             data = self._read_whole_body(body)
         body.drain()
-        return prepare_pyroscope_upload(query, data, self.headers, self.app.config.max_decompressed_bytes,
+        return prepare_pyroscope_upload(query, data, self.headers, self.app.intake_limits,
                                         time.time_ns())

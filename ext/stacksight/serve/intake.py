@@ -12,19 +12,25 @@ client.
 from __future__ import annotations
 
 import json
+import math
 import re
+import socket
 from dataclasses import dataclass, field
 
 from . import compression
 from .event import EventError, UploadEvent, format_rfc3339_ns, parse_event, parse_tags
 from .multipart import Part
-from .pprof_reader import PprofDecodeError, Profile, decode_profile
+from .pprof_reader import DecodeLimits, PprofDecodeError, PprofTooLargeError, Profile, decode_profile
+from .profile_types import canonicalize
 
 # Request headers worth keeping: they identify the client that sent the upload.
 KEPT_HEADERS = ("dd-evp-origin", "dd-evp-origin-version", "datadog-container-id", "user-agent")
 
 KIND_PPROF = "pprof"
 KIND_JSON = "json"
+KIND_OPAQUE = "opaque"
+
+AGENT_HOSTNAME = socket.gethostname()
 
 
 class IntakeError(Exception):
@@ -65,33 +71,60 @@ class PreparedUpload:
         return len(self.event_json) + sum(len(a.data) for a in self.attachments)
 
 
-def _decode_attachment(name: str, data: bytes, max_decompressed: int) -> tuple[str, str, Profile | None]:
+def _is_pprof_name(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith((".pprof", ".pb", ".pb.gz", ".prof")) or lowered in ("profile", "pprof")
+
+
+class _DecodeBudget:
+    """Decoded bytes left for the attachments of one upload."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.left = max_bytes
+
+    def take(self, decoded: bytes) -> None:
+        self.left -= len(decoded)
+
+
+def _decode_attachment(name: str, data: bytes, budget: _DecodeBudget,
+                       limits: DecodeLimits) -> tuple[str, str, Profile | None]:
+    """(kind, encoding, decoded profile or None).  Attachments that are not
+    pprof or JSON by name (dd-trace-go's ``go.trace``, future formats) are
+    kept as opaque files without being decoded."""
+    if not (name.lower().endswith(".json") or _is_pprof_name(name)):
+        return KIND_OPAQUE, compression.detect_encoding(data), None
     try:
-        encoding, decoded = compression.decompress(data, max_decompressed)
+        encoding, decoded = compression.decompress(data, max(budget.left, 0))
     except compression.UnsupportedEncodingError as error:
         raise IntakeError(415, f"attachment {name!r}: {error}") from error
     except compression.DecompressedTooLargeError as error:
-        raise IntakeError(413, f"attachment {name!r}: {error}") from error
+        raise IntakeError(413, f"attachment {name!r}: decoded attachments exceed the limit of "
+                               f"{budget.max_bytes} bytes per upload") from error
     except compression.DecompressionError as error:
         raise IntakeError(400, f"attachment {name!r}: {error}") from error
-    if name.endswith(".json"):
+    budget.take(decoded)
+    if name.lower().endswith(".json"):
         try:
             json.loads(decoded.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise IntakeError(400, f"attachment {name!r} is not JSON: {error}") from error
         return KIND_JSON, encoding, None
     try:
-        profile = decode_profile(decoded)
+        profile = decode_profile(decoded, limits)
+    except PprofTooLargeError as error:
+        raise IntakeError(413, f"attachment {name!r}: {error}") from error
     except PprofDecodeError as error:
         raise IntakeError(400, f"attachment {name!r} is not a pprof profile ({encoding}): {error}") from error
-    return KIND_PPROF, encoding, profile
+    return KIND_PPROF, encoding, canonicalize(name, profile)
 
 
 def _runtime_of(event: UploadEvent) -> str:
     runtime = event.tag("runtime")
     if runtime:
         return runtime
-    return {"python": "CPython", "ruby": "ruby"}.get(event.family, event.family)
+    family = event.family or event.tag("language")
+    return {"python": "CPython", "ruby": "ruby", "go": "go"}.get(family, family)
 
 
 def _complete(upload: PreparedUpload) -> PreparedUpload:
@@ -115,12 +148,21 @@ def _complete(upload: PreparedUpload) -> PreparedUpload:
     return upload
 
 
+@dataclass
+class IntakeLimits:
+    """What one upload may cost: decoded bytes over all its attachments and
+    the pprof decoder's limits per attachment."""
+    max_decoded_bytes: int = 64 * 1024 * 1024
+    decode: DecodeLimits = field(default_factory=DecodeLimits)
+
+
 def _build_upload(source: str, event: UploadEvent, event_json: str, named_data: list[tuple[str, bytes]],
-                  headers, max_decompressed: int) -> PreparedUpload:
+                  headers, limits: IntakeLimits) -> PreparedUpload:
     attachments = []
     profiles = []
+    budget = _DecodeBudget(limits.max_decoded_bytes)
     for name, data in named_data:
-        kind, encoding, profile = _decode_attachment(name, data, max_decompressed)
+        kind, encoding, profile = _decode_attachment(name, data, budget, limits.decode)
         attachments.append(PreparedAttachment(name, kind, encoding, bytes(data)))
         if profile is not None:
             profiles.append(profile)
@@ -130,12 +172,14 @@ def _build_upload(source: str, event: UploadEvent, event_json: str, named_data: 
     upload = PreparedUpload(
         source=source, event=event, event_json=event_json, attachments=attachments,
         request_headers=kept_headers, service=event.tag("service"), env=event.tag("env"),
-        version=event.tag("version"), host=event.tag("host") or event.tag("hostname"),
+        version=event.tag("version"),
+        # A real agent adds its own hostname to what it forwards; so does serve.
+        host=event.tag("host") or event.tag("hostname") or AGENT_HOSTNAME,
         runtime=_runtime_of(event), duration_ns=0, profiles=profiles)
     return _complete(upload)
 
 
-def prepare_datadog_upload(parts: list[Part], headers, max_decompressed: int) -> PreparedUpload:
+def prepare_datadog_upload(parts: list[Part], headers, limits: IntakeLimits) -> PreparedUpload:
     by_name: dict[str, Part] = {}
     for part in parts:
         if part.name in by_name:
@@ -155,11 +199,13 @@ def prepare_datadog_upload(parts: list[Part], headers, max_decompressed: int) ->
             raise IntakeError(400, f"attachment {name!r} is listed in event.json but not uploaded")
         named_data.append((name, part.data))
     event_json = bytes(event_part.data).decode("utf-8")
-    return _build_upload("datadog", event, event_json, named_data, headers, max_decompressed)
+    return _build_upload("datadog", event, event_json, named_data, headers, limits)
 
 
 _PYROSCOPE_NAME = re.compile(r"^([^{}]*)(?:\{(.*)\})?$")
-_SPY_FAMILIES = {"pyspy": "python", "rbspy": "ruby", "pyroscope-python": "python"}
+_SPY_FAMILIES = {"pyspy": "python", "rbspy": "ruby", "pyroscope-python": "python",
+                 "stacksight-python": "python", "stacksight-ruby": "ruby"}
+INT64_LIMIT = 2 ** 63
 
 
 def _unix_to_ns(text: str | None, fallback_ns: int) -> int:
@@ -169,15 +215,21 @@ def _unix_to_ns(text: str | None, fallback_ns: int) -> int:
         value = float(text)
     except ValueError as error:
         raise IntakeError(400, f"'from'/'until' must be Unix seconds, got {text!r}") from error
+    if not math.isfinite(value) or abs(value) >= 1e19:
+        raise IntakeError(400, f"'from'/'until' must be a finite Unix time, got {text!r}")
     # Pyroscope documents seconds; accept milli/micro/nanoseconds by magnitude.
+    scaled = value
     for limit, scale in ((1e11, 1e9), (1e14, 1e6), (1e17, 1e3)):
         if abs(value) < limit:
-            return int(value * scale)
-    return int(value)
+            scaled = value * scale
+            break
+    if abs(scaled) >= INT64_LIMIT:
+        raise IntakeError(400, f"'from'/'until' {text!r} is outside the int64 nanosecond range")
+    return int(scaled)
 
 
 def prepare_pyroscope_upload(query: dict[str, list[str]], profile_bytes: bytes, headers,
-                             max_decompressed: int, now_ns: int) -> PreparedUpload:
+                             limits: IntakeLimits, now_ns: int) -> PreparedUpload:
     name = (query.get("name") or [""])[0]
     match = _PYROSCOPE_NAME.match(name)
     if not name or not match:
@@ -199,11 +251,11 @@ def prepare_pyroscope_upload(query: dict[str, list[str]], profile_bytes: bytes, 
         "attachments": ["profile.pprof"],
         "tags_profiler": ",".join(f"{k}:{v}" for k, v in tags),
         "start": format_rfc3339_ns(start_ns), "end": format_rfc3339_ns(end_ns),
-        "family": _SPY_FAMILIES.get(spy, ""), "version": "pyroscope",
+        "family": _SPY_FAMILIES.get(spy, "") or dict(tags).get("language", ""), "version": "pyroscope",
         "info": {"pyroscope": {k: v[0] for k, v in query.items()}},
     }
     event = UploadEvent(raw=raw_event, attachments=["profile.pprof"], tags=parse_tags(raw_event["tags_profiler"]),
                         start_ns=start_ns, end_ns=end_ns, family=raw_event["family"],
                         info=raw_event["info"])
     return _build_upload("pyroscope", event, json.dumps(raw_event), [("profile.pprof", profile_bytes)],
-                         headers, max_decompressed)
+                         headers, limits)

@@ -11,6 +11,7 @@ here is also readable by the reference tooling.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -27,6 +28,28 @@ WIRE_FIXED32 = 5
 # before the size limits of the intake would have been reached anyway.
 MAX_STRING_TABLE_ENTRIES = 5_000_000
 MAX_VALUES_PER_SAMPLE = 64
+
+
+class PprofTooLargeError(PprofDecodeError):
+    """The profile is well-formed so far but exceeds a decoding limit."""
+
+
+@dataclass
+class DecodeLimits:
+    """What one upload may cost to decode.  The pure-Python reader spends
+    about 4 us per sample, so these keep any accepted upload to about a
+    second of CPU; ``cpu_seconds`` is the catch-all for shapes the counts
+    do not foresee (checked every few thousand fields, on this thread's CPU
+    clock so that concurrent uploads do not eat each other's budget)."""
+    max_samples: int = 250_000          # Sample messages
+    max_locations: int = 250_000        # Location messages
+    max_functions: int = 250_000        # Function messages
+    max_strings: int = 500_000          # string_table entries
+    max_location_refs: int = 4_000_000  # location ids summed over all samples
+    cpu_seconds: float = 2.0
+
+
+DEFAULT_LIMITS = DecodeLimits()
 
 
 @dataclass
@@ -274,11 +297,20 @@ def _decode_mapping(data: bytes, start: int, end: int):
     return mapping_id, filename, build_id
 
 
-def decode_profile(data: bytes) -> Profile:
+def _over(what: str, limit) -> PprofTooLargeError:
+    return PprofTooLargeError(f"profile has more than {limit} {what}")
+
+
+def decode_profile(data: bytes, limits: DecodeLimits | None = None) -> Profile:
     """Decode an uncompressed pprof message and check the reader rules.
 
-    Raises PprofDecodeError with a human-readable reason on any problem.
+    Raises PprofDecodeError with a human-readable reason on any problem,
+    PprofTooLargeError when the profile exceeds ``limits``.
     """
+    limits = limits or DEFAULT_LIMITS
+    cpu_deadline = time.thread_time() + limits.cpu_seconds
+    location_refs = 0
+    fields_seen = 0
     data = bytes(data)
     raw_sample_types = []
     raw_samples = []
@@ -291,21 +323,34 @@ def decode_profile(data: bytes) -> Profile:
     scalars = {9: 0, 10: 0, 12: 0, 14: 0}
 
     for number, wire_type, value in _iter_fields(data, 0, len(data)):
+        fields_seen += 1
+        if not fields_seen & 4095 and time.thread_time() > cpu_deadline:
+            raise PprofTooLargeError(f"profile takes more than {limits.cpu_seconds} s of CPU to decode")
         if number == 1:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.sample_type")
             raw_sample_types.append(_decode_value_type(data, *value))
         elif number == 2:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.sample")
-            raw_samples.append(_decode_sample(data, *value))
+            sample = _decode_sample(data, *value)
+            raw_samples.append(sample)
+            location_refs += len(sample[0])
+            if len(raw_samples) > limits.max_samples:
+                raise _over("samples", limits.max_samples)
+            if location_refs > limits.max_location_refs:
+                raise _over("location references in samples", limits.max_location_refs)
         elif number == 3:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.mapping")
             raw_mappings.append(_decode_mapping(data, *value))
         elif number == 4:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.location")
             raw_locations.append(_decode_location(data, *value))
+            if len(raw_locations) > limits.max_locations:
+                raise _over("locations", limits.max_locations)
         elif number == 5:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.function")
             raw_functions.append(_decode_function(data, *value))
+            if len(raw_functions) > limits.max_functions:
+                raise _over("functions", limits.max_functions)
         elif number == 6:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.string_table")
             start, end = value
@@ -313,8 +358,8 @@ def decode_profile(data: bytes) -> Profile:
                 strings.append(data[start:end].decode("utf-8"))
             except UnicodeDecodeError as error:
                 raise PprofDecodeError("string_table entry is not UTF-8") from error
-            if len(strings) > MAX_STRING_TABLE_ENTRIES:
-                raise PprofDecodeError("string_table too large")
+            if len(strings) > min(MAX_STRING_TABLE_ENTRIES, limits.max_strings):
+                raise _over("string_table entries", min(MAX_STRING_TABLE_ENTRIES, limits.max_strings))
         elif number == 11:
             _expect(wire_type, WIRE_LENGTH_DELIMITED, "Profile.period_type")
             period_type_raw = _decode_value_type(data, *value)

@@ -21,6 +21,14 @@ DISPLAY_NAMES = {
     "heap-live-samples": "Heap Live Objects",
     "cpu-samples": "CPU Samples",
     "wall-samples": "Wall Samples",
+    # Go runtime profiles (renamed by profile_types.py).
+    "mutex-delay": "Mutex",
+    "mutex-contentions": "Mutex Contentions",
+    "block-delay": "Block",
+    "block-contentions": "Block Contentions",
+    "contention-delay": "Contention",
+    "contention-contentions": "Contentions",
+    "goroutines": "Goroutines",
 }
 
 # Types that measure a state at one moment (what is live now), not events

@@ -6,12 +6,16 @@ filtered on) and each attachment's bytes exactly as received in
 ``attachments``.  All writes go through a single connection behind a lock,
 each upload in one transaction, so concurrent uploaders never interleave or
 leave half an upload behind; readers use their own short-lived connections,
-which WAL mode lets run alongside the writer.  Retention (by age and by total
-stored size) is enforced here as well.
+which WAL mode lets run alongside the writer.  Retention (by age and by the
+real size of the database: pages in use plus the WAL file, so tags, indexes
+and journal count) is enforced here as well.  A client that retries an
+upload it already sent (same ``runtime-id`` and ``profile_seq``, or the
+very same bytes) gets the stored profile's id back; nothing is stored twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -41,11 +45,13 @@ CREATE TABLE IF NOT EXISTS profiles (
     totals_json TEXT NOT NULL,
     cpu_cores REAL,
     alloc_bytes_per_sec REAL,
-    stored_bytes INTEGER NOT NULL
+    stored_bytes INTEGER NOT NULL,
+    dedupe_key TEXT
 );
 CREATE INDEX IF NOT EXISTS profiles_by_start ON profiles(start_ns);
 CREATE INDEX IF NOT EXISTS profiles_by_received ON profiles(received_at_ns);
 CREATE INDEX IF NOT EXISTS profiles_by_service ON profiles(service, start_ns);
+CREATE INDEX IF NOT EXISTS profiles_by_dedupe_key ON profiles(dedupe_key);
 CREATE TABLE IF NOT EXISTS profile_tags (
     profile_id INTEGER NOT NULL,
     position INTEGER NOT NULL,
@@ -76,6 +82,32 @@ def _row_to_summary(row: sqlite3.Row) -> dict:
     return summary
 
 
+# WAL kept small: it counts against --max-db-mb.
+JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
+def dedupe_key(upload: PreparedUpload) -> str:
+    """Identity of an upload across client retries."""
+    runtime_id = upload.event.tag("runtime-id") or upload.event.tag("runtime_id")
+    sequence = upload.event.tag("profile_seq")
+    if runtime_id and sequence:
+        return (f"seq:{upload.service}:{runtime_id}:{sequence}:"
+                f"{upload.event.start_ns}:{upload.event.end_ns}")
+    digest = hashlib.sha256(upload.event_json.encode("utf-8"))
+    for attachment in upload.attachments:
+        digest.update(attachment.name.encode("utf-8") + b"\0" + attachment.data)
+    return "sha256:" + digest.hexdigest()
+
+
+def row_bytes(upload: PreparedUpload) -> int:
+    """Bytes an upload's rows take, in UTF-8 (the text columns and tags
+    too), before SQLite's own overhead."""
+    text = upload.event_json + json.dumps(upload.request_headers) + json.dumps(upload.totals)
+    tags = sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) + 16 for k, v in upload.event.tags)
+    return len(text.encode("utf-8")) + tags + sum(
+        len(a.data) + len(a.name.encode("utf-8")) + 32 for a in upload.attachments) + 200
+
+
 class ProfileStore:
     def __init__(self, path: str, retention_hours: float | None = None,
                  max_total_bytes: int | None = None):
@@ -92,7 +124,26 @@ class ProfileStore:
         self._writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._writer.execute("PRAGMA journal_mode = WAL")
         self._writer.execute("PRAGMA synchronous = NORMAL")
+        self._writer.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        self._migrate()
         self._writer.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Databases written before de-duplication lack its column."""
+        columns = [row[1] for row in self._writer.execute("PRAGMA table_info(profiles)")]
+        if columns and "dedupe_key" not in columns:
+            self._writer.execute("ALTER TABLE profiles ADD COLUMN dedupe_key TEXT")
+
+    def database_bytes(self) -> int:
+        """What the database really takes on disk: pages in use plus the WAL."""
+        page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
+        pages = self._writer.execute("PRAGMA page_count").fetchone()[0]
+        free = self._writer.execute("PRAGMA freelist_count").fetchone()[0]
+        try:
+            wal = os.path.getsize(self.path + "-wal")
+        except OSError:
+            wal = 0
+        return (pages - free) * page_size + wal
 
     def close(self) -> None:
         with self._write_lock:
@@ -109,22 +160,29 @@ class ProfileStore:
 
     # -- writing -----------------------------------------------------------
 
-    def insert(self, upload: PreparedUpload, received_at_ns: int | None = None) -> int:
+    def insert(self, upload: PreparedUpload, received_at_ns: int | None = None) -> tuple[int, bool]:
+        """Store an upload; returns (id, whether it was already stored).
+        Retention is the caller's to run afterwards (after answering)."""
         received_at_ns = received_at_ns or time.time_ns()
+        key = dedupe_key(upload)
         with self._write_lock:
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
+                existing = cursor.execute("SELECT id FROM profiles WHERE dedupe_key = ?", (key,)).fetchone()
+                if existing is not None:
+                    cursor.execute("COMMIT")
+                    return existing[0], True
                 cursor.execute(
                     "INSERT INTO profiles (received_at_ns, start_ns, end_ns, duration_ns, service, env,"
                     " version, host, runtime, family, source, event_json, request_headers_json,"
-                    " totals_json, cpu_cores, alloc_bytes_per_sec, stored_bytes)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " totals_json, cpu_cores, alloc_bytes_per_sec, stored_bytes, dedupe_key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (received_at_ns, upload.event.start_ns, upload.event.end_ns, upload.duration_ns,
                      upload.service, upload.env, upload.version, upload.host, upload.runtime,
                      upload.event.family, upload.source, upload.event_json,
                      json.dumps(upload.request_headers), json.dumps(upload.totals),
-                     upload.cpu_cores, upload.alloc_bytes_per_sec, upload.stored_bytes))
+                     upload.cpu_cores, upload.alloc_bytes_per_sec, row_bytes(upload), key))
                 profile_id = cursor.lastrowid
                 cursor.executemany(
                     "INSERT INTO profile_tags (profile_id, position, key, value) VALUES (?,?,?,?)",
@@ -138,8 +196,7 @@ class ProfileStore:
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
-        self.enforce_retention()
-        return profile_id
+        return profile_id, False
 
     def _delete_ids(self, cursor, ids: list[int]) -> None:
         for start in range(0, len(ids), 500):
@@ -165,12 +222,17 @@ class ProfileStore:
                 if self.max_total_bytes is not None:
                     total = cursor.execute("SELECT COALESCE(SUM(stored_bytes), 0) FROM profiles"
                                            ).fetchone()[0]
+                    # Scale the rows' own bytes by the database's real overhead
+                    # (indexes, page slack, WAL) so that the file fits the limit.
+                    real = self.database_bytes()
+                    overhead = max(1.0, real / total) if total else 1.0
+                    total = int(total * overhead)
                     already = set(doomed)
                     for profile_id, size in cursor.execute(
                             "SELECT id, stored_bytes FROM profiles ORDER BY received_at_ns, id").fetchall():
                         if total <= self.max_total_bytes:
                             break
-                        total -= size
+                        total -= int(size * overhead)
                         if profile_id not in already:
                             doomed.append(profile_id)
                 self._delete_ids(cursor, doomed)
@@ -180,6 +242,9 @@ class ProfileStore:
                 raise
             if doomed:
                 self._writer.execute("PRAGMA incremental_vacuum")
+            if doomed or self.max_total_bytes is not None:
+                # Fold the WAL back into the file and truncate it: its bytes count.
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(doomed)
 
     # -- reading -----------------------------------------------------------
@@ -253,10 +318,11 @@ class ProfileStore:
                                  " AND name = ?", (profile_id, name)).fetchone()
         return dict(row) if row else None
 
-    def pprof_attachments(self, profile_id: int) -> list[bytes]:
+    def pprof_attachments(self, profile_id: int) -> list[tuple[str, bytes]]:
+        """(name, bytes as received) of each pprof attachment, in upload order."""
         with self._reader() as db:
-            return [row[0] for row in db.execute(
-                "SELECT data FROM attachments WHERE profile_id = ? AND kind = ? ORDER BY position",
+            return [(row[0], row[1]) for row in db.execute(
+                "SELECT name, data FROM attachments WHERE profile_id = ? AND kind = ? ORDER BY position",
                 (profile_id, KIND_PPROF))]
 
     def service_metrics(self, service: str, profile_filter: ProfileFilter, limit: int) -> list[dict]:

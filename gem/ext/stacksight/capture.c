@@ -157,13 +157,13 @@ const char *rt_capture_install(void)
         return NULL;
     /* The core's CPU-timer handler goes in first (it wants SIGPROF unused),
      * then ours in front of it. */
-    if (ss_cpu_timer_event_fd() < 0) {
+    if (!ss_cpu_timer_available()) {
         struct sigaction cur;
         if (sigaction(SIGPROF, NULL, &cur) != 0)
             return "cannot read the SIGPROF handler";
         if ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
             return "SIGPROF is already used in this process (another profiler such as stackprof?)";
-        if (ss_cpu_timer_install() != 0 || ss_cpu_timer_event_fd() < 0)
+        if (ss_cpu_timer_install() != 0 || !ss_cpu_timer_available())
             return "cannot set up the CPU timers' SIGPROF handler";
     }
     ss_cpu_timer_set_capture(capture_cpu_slice);

@@ -8,6 +8,7 @@
  * address names. */
 #define _GNU_SOURCE
 #include "events.h"
+#include "rb_stacksight.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -118,11 +119,15 @@ static uint32_t function_of(VALUE frame)
     for (; names[h].frame; h = (h + 1) & (NAME_SLOTS - 1))
         if (names[h].frame == frame)
             return names[h].function;
-    uint32_t name = intern_value(rb_profile_frame_full_label(frame));
-    uint32_t file = intern_value(rb_profile_frame_path(frame));
-    VALUE first = rb_profile_frame_first_lineno(frame);
-    int32_t line = RB_INTEGER_TYPE_P(first) ? (int32_t)NUM2INT(first) : 0;
-    uint32_t fn = ss_intern_function(name ? name : ss_intern_cstr("(unnamed)"), file, line);
+    VALUE label = rb_profile_frame_full_label(frame);
+    uint32_t fn = RT_OWN_FUNCTION;
+    if (!rt_is_own_label(label)) {
+        uint32_t name = intern_value(label);
+        uint32_t file = intern_value(rb_profile_frame_path(frame));
+        VALUE first = rb_profile_frame_first_lineno(frame);
+        int32_t line = RB_INTEGER_TYPE_P(first) ? (int32_t)NUM2INT(first) : 0;
+        fn = ss_intern_function(name ? name : ss_intern_cstr("(unnamed)"), file, line);
+    }
     if (names_used >= NAME_SLOTS / 4 * 3) {
         memset(names, 0, sizeof names);   /* lets unloaded code be collected */
         names_used = 0;
@@ -137,11 +142,13 @@ static uint32_t function_of(VALUE frame)
 
 uint32_t ev_name_frames(const VALUE *frames, const int *lines, int n, ss_frame *out)
 {
+    uint32_t kept = 0;
     for (int i = 0; i < n; i++) {
-        out[i].function = function_of(frames[i]);
-        out[i].line = lines[i];
+        out[kept].function = function_of(frames[i]);
+        out[kept].line = lines[i];
+        kept += out[kept].function != RT_OWN_FUNCTION;   /* the profiler's own frames are left out */
     }
-    return n > 0 ? (uint32_t)n : 0;
+    return kept;
 }
 
 uint32_t ev_capture_current(int skip, ss_frame *out)

@@ -140,6 +140,10 @@ void rt_resolve_init(VALUE module);     /* GC root for captured frame objects */
 int rt_resolve_pending(void);
 uint32_t rt_gc_function(void);          /* "(garbage collection)" */
 uint32_t rt_unknown_function(void);     /* "(unknown)" */
+/* Function id given to the profiler's own frames (Stacksight::..., also as
+ * "block in Stacksight::..."), which every profile type leaves out. */
+#define RT_OWN_FUNCTION UINT32_MAX
+int rt_is_own_label(VALUE label);
 uint64_t rt_stat_torn(void);
 
 #endif

@@ -75,6 +75,31 @@ static uint32_t intern_value(VALUE s)
     return ss_intern_string(RSTRING_PTR(s), (size_t)RSTRING_LEN(s));
 }
 
+int rt_is_own_label(VALUE label)
+{
+    if (!RB_TYPE_P(label, T_STRING))
+        return 0;
+    const char *s = RSTRING_PTR(label);
+    long n = RSTRING_LEN(label);
+    /* "Stacksight::X#m" or "Stacksight.m", also after "block in ",
+     * "block (2 levels) in ", "rescue in "... */
+    long at = 0;
+    for (long i = 0; i + 4 <= n; i++)
+        if (memcmp(s + i, " in ", 4) == 0) {
+            at = i + 4;
+            break;
+        }
+    static const char own[] = "Stacksight";
+    const long k = (long)sizeof own - 1;
+    for (int pass = 0; pass < 2; pass++) {
+        long i = pass ? at : 0;
+        if ((pass == 0 || at > 0) && i + k < n && memcmp(s + i, own, (size_t)k) == 0 &&
+            (s[i + k] == ':' || s[i + k] == '.' || s[i + k] == '#'))
+            return 1;
+    }
+    return 0;
+}
+
 static uint32_t function_of(VALUE frame)
 {
     uint32_t h = (uint32_t)((frame >> 3) * 2654435761u) & (CACHE_SLOTS - 1);
@@ -86,12 +111,15 @@ static uint32_t function_of(VALUE frame)
         h = (h + 1) & (CACHE_SLOTS - 1);
     }
     VALUE label = rb_profile_frame_full_label(frame);
-    VALUE path = rb_profile_frame_path(frame);
-    VALUE first = rb_profile_frame_first_lineno(frame);
-    uint32_t name = intern_value(label);
-    uint32_t file = intern_value(path);
-    int32_t line = RB_INTEGER_TYPE_P(first) ? (int32_t)NUM2INT(first) : 0;
-    uint32_t fn = ss_intern_function(name ? name : ss_intern_cstr("(unnamed)"), file, line);
+    uint32_t fn = RT_OWN_FUNCTION;
+    if (!rt_is_own_label(label)) {
+        VALUE path = rb_profile_frame_path(frame);
+        VALUE first = rb_profile_frame_first_lineno(frame);
+        uint32_t name = intern_value(label);
+        uint32_t file = intern_value(path);
+        int32_t line = RB_INTEGER_TYPE_P(first) ? (int32_t)NUM2INT(first) : 0;
+        fn = ss_intern_function(name ? name : ss_intern_cstr("(unnamed)"), file, line);
+    }
     if (cache_used >= CACHE_SLOTS / 4 * 3) {
         memset(cache, 0, sizeof cache);
         cache_used = 0;
@@ -170,7 +198,7 @@ int rt_resolve_pending(void)
                 for (int j = 0; j < t->n; j++) {
                     scratch[n].function = function_of(c->frames[j]);
                     scratch[n].line = c->lines[j];
-                    n++;
+                    n += scratch[n].function != RT_OWN_FUNCTION;
                 }
                 rt_thread_store_stack(t->thread, t->gen, t->seq, scratch, n);
             } else {
