@@ -105,10 +105,12 @@ def print_top(url, service, type_name, title, unit_scale, unit):
     if not total:
         print("    (no samples)")
         return
-    for row in data["top_functions"][:8]:
-        share = 100.0 * row["self"] / total
-        print(f"    {share:5.1f}%  self {row['self'] / unit_scale:8.3f} {unit}  "
-              f"total {row['total'] / unit_scale:8.3f} {unit}  {row['name']}  ({os.path.basename(row['file'])})")
+    functions = data["functions"]  # columnar: one list per field
+    for i in range(min(8, len(functions["name"]))):
+        share = 100.0 * functions["self"][i] / total
+        print(f"    {share:5.1f}%  self {functions['self'][i] / unit_scale:8.3f} {unit}  "
+              f"total {functions['total'][i] / unit_scale:8.3f} {unit}  {functions['name'][i]}  "
+              f"({os.path.basename(functions['file'][i])})")
 
 
 def wait_for_uploads(url, services):

@@ -54,9 +54,10 @@ def test_explorer_end_to_end(serve_server, tmp_path):
         page.wait_for("location.pathname === '/profiles/%d'" % staging_id)
         page.wait_for("document.body && document.body.dataset.graphLoaded")
         graph = "document.getElementById('flamegraph')"
+        frames = "stacksightGraphs.main.framesNamed"
         assert page.evaluate(f"{graph}.dataset.type") == "cpu-time"
         assert page.evaluate(f"{graph}.dataset.total") == str(10_000_000)
-        assert page.evaluate("document.querySelectorAll('.fg-frame[data-name=compute]').length") == 1
+        assert page.evaluate(f"{frames}('compute').length") == 1
         assert page.evaluate("document.getElementById('profile-title').textContent") == "checkout"
         buttons = page.evaluate("[...document.querySelectorAll('#type-switch button')].map(b => b.textContent)")
         assert buttons[:5] == ["CPU", "Wall Time", "Allocated Memory", "Allocations", "Thrown Exceptions"]
@@ -70,18 +71,25 @@ def test_explorer_end_to_end(serve_server, tmp_path):
         # Search highlights, click zooms, hovering shows value and share.
         page.evaluate("(() => { const s = document.getElementById('flame-search'); s.value = 'compute';"
                       " s.dispatchEvent(new Event('input')); })()")
-        assert page.evaluate("document.querySelectorAll('.fg-frame.fg-match').length") == 1
         assert "50%" in page.evaluate("document.getElementById('flame-status').textContent")
-        page.click(".fg-frame[data-name=handle_request]")
+        assert page.evaluate("new URLSearchParams(location.search).get('q')") == "compute"
+        assert page.evaluate("stacksightGraphs.main.drawn.filter(e => stacksightGraphs.main.matches(e.node))"
+                             ".map(e => stacksightGraphs.main.name(e.node))") == ["compute"]
+        point = page.evaluate(f"stacksightGraphs.main.clientPoint({frames}('handle_request')[0])")
+        page.mouse_click(point["x"], point["y"])
         assert "Zoomed into handle_request" in page.evaluate("document.getElementById('flame-status').textContent")
-        assert page.evaluate("document.querySelector('.fg-frame[data-name=handle_request]:not(.fg-ancestor)')"
-                             ".style.width") == "100%"
-        tooltip = page.evaluate(
-            "(() => { const f = document.querySelector('.fg-frame[data-name=render]');"
-            " f.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 50, clientY: 50}));"
-            " return document.getElementById('tooltip').textContent; })()")
+        zoomed = page.evaluate(f"{frames}('handle_request').map(e => e.width)")
+        assert max(zoomed) == page.evaluate(f"{graph}.clientWidth")
+        assert page.evaluate("new URLSearchParams(location.search).get('zoom')")
+        render = page.evaluate(f"stacksightGraphs.main.clientPoint({frames}('render')[0])")
+        page.mouse_move(render["x"], render["y"])
+        tooltip = page.evaluate("document.getElementById('tooltip').textContent")
         assert "render" in tooltip and "10 ms" in tooltip and "50%" in tooltip
-        page.click("#reset-zoom")
+        # Esc undoes the zoom.
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.key("Escape")
+        assert "Zoomed" not in page.evaluate("document.getElementById('flame-status').textContent")
+        assert not page.evaluate("new URLSearchParams(location.search).get('zoom')")
 
         # Thread filter on the exceptions profile.
         page.click("#type-switch button[data-type=exception-samples]")

@@ -3,12 +3,14 @@ type and thread, merged graphs, per-service metrics and the download."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 
 import pprof_pb
+from flame_answer import child, functions, tree
 from serve_helpers.server import serve_server  # noqa: F401 - fixture
 from serve_helpers.uploads import SECOND_NS, cpu_profile, get_json, http_request, upload
 
@@ -16,23 +18,17 @@ TAGS = {"service": "checkout", "env": "prod", "version": "7", "host": "web-1", "
 GO = shutil.which("go") or "/usr/local/go/bin/go"
 
 
-def _child(node, name):
-    matches = [child for child in node["c"] if child["n"] == name]
-    assert matches, f"{name} not under {node['n']}: {[c['n'] for c in node['c']]}"
-    return matches[0]
-
-
 def test_flamegraph_tree_and_top_functions(serve_server):
     profile_id = upload(serve_server.url, TAGS)
     graph = get_json(f"{serve_server.url}/api/profiles/{profile_id}/flamegraph")
     assert graph["type"] == "cpu-time" and graph["display"] == "CPU" and graph["unit"] == "nanoseconds"
     assert graph["total"] == 10 * 1_000_000
-    root = graph["root"]
+    root = tree(graph)
     assert root["n"] == "all" and root["v"] == graph["total"]
-    handle = _child(_child(_child(root, "<module>"), "main"), "handle_request")
-    assert _child(handle, "compute")["v"] == 5 * 1_000_000
-    assert _child(handle, "render")["s"] == 5 * 1_000_000
-    top = {entry["name"]: entry for entry in graph["top_functions"]}
+    handle = child(child(child(root, "<module>"), "main"), "handle_request")
+    assert child(handle, "compute")["v"] == 5 * 1_000_000
+    assert child(handle, "render")["s"] == 5 * 1_000_000
+    top = functions(graph)
     assert top["compute"]["self"] == 5_000_000 and top["compute"]["total"] == 5_000_000
     assert top["main"]["self"] == 0 and top["main"]["total"] == 10_000_000
     assert [t["type"] for t in graph["sample_types"]] == [
@@ -48,13 +44,15 @@ def test_switching_type_and_thread_filter(serve_server):
     exceptions = get_json(base + "?type=exception-samples")
     assert exceptions["total"] == 3
     assert [t["name"] for t in exceptions["threads"]] == ["worker"]
-    assert _child(_child(exceptions["root"], "<module>"), "main")["c"][0]["n"] == "fail"
+    assert child(child(tree(exceptions), "<module>"), "main")["c"][0]["n"] == "fail"
     only_worker = get_json(base + "?type=cpu-time&thread=worker")
     assert only_worker["total"] == 0 and only_worker["thread"] == "worker"
     main_thread = get_json(base + "?type=cpu-time&thread=MainThread")
     assert main_thread["total"] == 10 * 1_000_000
-    status, _, body = http_request(base + "?type=heap-space")
-    assert status == 400 and b"not in these profiles" in body
+    # An unknown type falls back to the default one and says so.
+    fallback = get_json(base + "?type=heap-space")
+    assert fallback["type"] == "cpu-time" and fallback["total"] == 10 * 1_000_000
+    assert "heap-space" in fallback["type_notice"]
 
 
 def test_profile_detail_and_missing_profile(serve_server):
@@ -128,3 +126,23 @@ def test_bad_filter_parameters_are_400(serve_server):
     for query in ("ids=a,b", "from=yesterday", "tag=novalue", "limit=x"):
         status, _, body = http_request(f"{serve_server.url}/api/profiles?{query}")
         assert status == 400, (query, body)
+
+
+def test_lost_samples_are_flagged_in_the_list_and_the_profile(serve_server):
+    from serve_helpers.uploads import encode_multipart, make_event, post_upload
+    start = 1_700_000_000 * SECOND_NS
+    event = make_event(TAGS, start, start + 60 * SECOND_NS, internal={
+        "samples_dropped": 460, "samples_folded": 40, "sampler": {"thread_samples": 1000}})
+    body, content_type = encode_multipart([
+        ("event", "event.json", "application/json", json.dumps(event).encode()),
+        ("profile.pprof", "profile.pprof", "application/octet-stream", pprof_pb.encode_profile(cpu_profile()))])
+    status, _, answer = post_upload(serve_server.url, body, content_type)
+    assert status == 200, answer
+    lossy = json.loads(answer)["id"]
+    clean = upload(serve_server.url, TAGS)
+    rows = {row["id"]: row for row in get_json(f"{serve_server.url}/api/profiles")["profiles"]}
+    assert rows[clean]["lost"] is None
+    lost = rows[lossy]["lost"]
+    assert lost["dropped"] == 460 and lost["folded"] == 40 and lost["taken"] == 1000
+    assert lost["dropped_share"] == pytest.approx(0.46) and lost["warn"] is True
+    assert get_json(f"{serve_server.url}/api/profiles/{lossy}")["lost"] == lost

@@ -111,6 +111,7 @@ class ServeApp:
 
     def start_background(self) -> threading.Thread:
         self._retention_thread.start()
+        self.explorer.start_background_work()
         # A short poll interval makes shutdown() return quickly (tests start many servers).
         thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                   name="stacksight-serve", daemon=True)
@@ -119,11 +120,13 @@ class ServeApp:
 
     def serve_forever(self) -> None:
         self._retention_thread.start()
+        self.explorer.start_background_work()
         self.httpd.serve_forever()
 
     def close(self) -> None:
         """Release the socket and the database once serving has stopped."""
         self._stop.set()
+        self.explorer.stop_background_work()
         self._retention_due.set()
         if self._retention_thread.is_alive():
             self._retention_thread.join(timeout=5)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 
+from .aggregate_cache import AggregateCache
+from .aggregate_warmer import AggregateWarmer
 from .filters import FilterError, ProfileFilter
-from .flamegraph import available_types, build_flamegraph
-from .profile_cache import DecodedProfileCache
+from .graph_views import GraphViews
+from .lost_samples import lost_samples
 from .sample_types import default_type, display_name, sort_key
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -35,6 +39,7 @@ class Response:
     content_type: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    gzip_body: bytes | None = None  # the body gzipped ahead of time (cached answers)
 
 
 def json_response(payload, status: int = 200) -> Response:
@@ -75,20 +80,38 @@ def _safe_filename(text: str) -> str:
 class Explorer:
     def __init__(self, store, config_summary: dict | None = None):
         self.store = store
-        self.cache = DecodedProfileCache(store)
+        self.aggregates = AggregateCache(store)
+        self.graphs = GraphViews(self.aggregates)
+        self._active = 0  # requests being answered: the warmer waits while there are any
+        self._active_lock = threading.Lock()
+        self.warmer = AggregateWarmer(store, self.aggregates, lambda: self._active > 0)
         self.config_summary = config_summary or {}
+        self._lost_by_id: dict[int, dict | None] = {}
+
+    def start_background_work(self) -> None:
+        self.warmer.start()
+
+    def stop_background_work(self) -> None:
+        self.warmer.stop()
 
     def handle_get(self, path: str, query: dict[str, list[str]]) -> Response:
+        with self._active_lock:
+            self._active += 1
         try:
             return self._route(path, query)
         except FilterError as error:
             return error_response(400, str(error))
+        finally:
+            with self._active_lock:
+                self._active -= 1
 
     def _route(self, path: str, query) -> Response:
         if path in ("/", "/index.html"):
             return _static_file("index.html")
         if re.fullmatch(r"/profiles/\d+", path) or path == "/merged":
             return _static_file("profile.html")
+        if path == "/favicon.ico":
+            return _static_file("favicon.svg")
         if path.startswith("/static/"):
             return _static_file(path[len("/static/"):])
         if path == "/api/profiles":
@@ -118,7 +141,18 @@ class Explorer:
         limit = _int_param(query, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         offset = _int_param(query, "offset", 0, 0, 1 << 62)
         rows, total = self.store.list_profiles(profile_filter, limit, offset)
+        for row in rows:
+            row["lost"] = self._lost(row["id"])
         return json_response({"profiles": rows, "total": total, "limit": limit, "offset": offset})
+
+    def _lost(self, profile_id: int) -> dict | None:
+        """Lost-sample figures of a stored profile (kept: profiles never change)."""
+        if profile_id not in self._lost_by_id:
+            detail = self.store.get_profile(profile_id) or {}
+            if len(self._lost_by_id) > 100_000:
+                self._lost_by_id.clear()
+            self._lost_by_id[profile_id] = lost_samples(detail.get("event") or {})
+        return self._lost_by_id[profile_id]
 
     def _profile(self, profile_id: int) -> Response:
         profile = self.store.get_profile(profile_id)
@@ -128,47 +162,32 @@ class Explorer:
             entry["display"] = display_name(entry["type"], entry["unit"])
         profile["totals"].sort(key=lambda entry: sort_key(entry["type"]))
         declared = ""
-        decoded = self.cache.get(profile_id)
-        if decoded:
-            declared = decoded[0].default_sample_type
-            profile["pprof"] = [{"time_nanos": p.time_nanos, "duration_nanos": p.duration_nanos,
-                                 "period": p.period, "comments": p.comments,
-                                 "period_type": p.period_type.__dict__ if p.period_type else None,
-                                 "samples": len(p.samples)} for p in decoded]
+        aggregate = self.aggregates.get(profile_id)
+        if aggregate is not None:
+            declared = aggregate.default_type
+            profile["pprof"] = aggregate.meta
+        profile["lost"] = lost_samples(profile.get("event") or {})
         profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
         return json_response(profile)
 
-    def _graph_payload(self, decoded_profiles, query) -> dict:
-        types = sorted(available_types(decoded_profiles), key=lambda entry: sort_key(entry["type"]))
-        type_names = [entry["type"] for entry in types]
-        declared = decoded_profiles[0].default_sample_type if decoded_profiles else ""
-        wanted = query.get("type", [""])[0] or default_type(type_names, declared)
-        if wanted is not None and wanted not in type_names:
-            raise FilterError(f"sample type {wanted!r} is not in these profiles; have {type_names}")
-        thread = query.get("thread", [""])[0] or None
-        graph = build_flamegraph(decoded_profiles, wanted, thread) if wanted else \
-            build_flamegraph([], "", None)
-        graph["sample_types"] = types
-        return graph
+    def _graph_response(self, profile_ids: list[int], query, extra: dict, started: float) -> Response:
+        body, packed = self.graphs.answer(profile_ids, query, extra)
+        spent_ms = (time.perf_counter() - started) * 1000
+        return Response(200, "application/json", body, {"Server-Timing": f"graph;dur={spent_ms:.1f}"},
+                        gzip_body=packed)
 
     def _flamegraph(self, profile_id: int, query) -> Response:
-        decoded = self.cache.get(profile_id)
-        if not decoded:  # every stored upload has a pprof, so it is gone
+        started = time.perf_counter()
+        if self.aggregates.get(profile_id) is None:  # every stored upload has a pprof, so it is gone
             return error_response(404, f"profile {profile_id} not found")
-        payload = self._graph_payload(decoded, query)
-        payload["profile_ids"] = [profile_id]
-        return json_response(payload)
+        return self._graph_response([profile_id], query, {}, started)
 
     def _merged(self, query) -> Response:
+        started = time.perf_counter()
         profile_filter = ProfileFilter.from_query(query)
         ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
         truncated = len(ids) > MAX_MERGED_PROFILES
-        ids = ids[:MAX_MERGED_PROFILES]
-        decoded = [profile for profile_id in ids for profile in self.cache.get(profile_id)]
-        payload = self._graph_payload(decoded, query)
-        payload["profile_ids"] = ids
-        payload["truncated"] = truncated
-        return json_response(payload)
+        return self._graph_response(ids[:MAX_MERGED_PROFILES], query, {"truncated": truncated}, started)
 
     def _metrics(self, query) -> Response:
         service = query.get("service", [None])[0]

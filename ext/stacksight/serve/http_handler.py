@@ -22,6 +22,7 @@ from .http_body import (BodyReader, BodyTooLargeError, MalformedBodyError, Reque
                         ServerBusyError)
 from .intake import IntakeError, prepare_datadog_upload, prepare_pyroscope_upload
 from .log_text import escape_for_log
+from .response_encoding import encode_for_client
 from .multipart import (MultipartError, TooManyPartsError, boundary_from_content_type,
                         parse_multipart)
 
@@ -168,7 +169,7 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
         except Exception as error:  # a broken stored profile must not kill the page
             self.log_error("explorer error on %s: %r", self.path, error)
             response = error_response(500, f"internal error: {error}")
-        self._send(response)
+        self._send(encode_for_client(response, self.headers.get("Accept-Encoding", "")))
 
     def do_HEAD(self):  # noqa: N802
         self.do_GET()

@@ -31,6 +31,11 @@ DISPLAY_NAMES = {
     "goroutines": "Goroutines",
 }
 
+# Types that measure a state at one moment (what is live now), not events
+# over the profile's period: merging adds processes, never snapshots in time.
+SNAPSHOT_TYPES = frozenset({"heap-space", "heap-live-samples", "inuse_space", "inuse_objects", "goroutine",
+                            "goroutines"})
+
 PREFERRED_DEFAULTS = ("cpu-time", "wall-time", "alloc-space", "heap-space")
 
 

@@ -173,6 +173,24 @@ class CdpPage:
         if not found:
             raise CdpError(f"nothing matches {selector!r}")
 
+    def mouse_click(self, x: float, y: float, button: str = "left", modifiers: int = 0) -> None:
+        """A real click at page coordinates (canvas hit-testing needs one)."""
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button=button, clickCount=1,
+                      modifiers=modifiers)
+
+    def mouse_move(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+
+    def key(self, key: str) -> None:
+        """Press and release one key (``Escape``, ``Enter``, ``ArrowDown``) on the focused element."""
+        codes = {"Escape": 27, "Enter": 13, "ArrowDown": 40, "ArrowUp": 38, "ArrowLeft": 37, "ArrowRight": 39,
+                 "Backspace": 8}
+        for kind in ("rawKeyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=codes.get(key, 0))
+
     def close(self) -> None:
         self.ws.close()
 

@@ -79,9 +79,12 @@ const stacksight = (() => {
       `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
   }
 
+  // Small shares keep two significant digits (0.0042%), so they do not read as 0%.
   function percent(part, whole) {
-    if (!whole) return "0%";
-    return trimNumber((100 * part) / whole, 2) + "%";
+    if (!whole || !part) return "0%";
+    const share = (100 * part) / whole;
+    if (Math.abs(share) >= 0.01) return trimNumber(share, 2) + "%";
+    return Number(share.toPrecision(2)).toString() + "%";
   }
 
   return { fetchJson, el, formatDurationNs, formatBytes, formatCount, formatValue, formatCores,

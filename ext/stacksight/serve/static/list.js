@@ -75,6 +75,14 @@
     button.disabled = selected.size === 0;
   }
 
+  // A profile that lost samples has low figures: say so next to its CPU.
+  function lostBadge(lost) {
+    if (!lost || !lost.dropped) return null;
+    return el("span", { class: "badge lost", title: `${lost.dropped} samples dropped at the profiler's stack limit ` +
+      `(of ${lost.taken || "?"} taken): this profile's figures are low by about that share`,
+      text: `⚠ ${stacksight.percent(lost.dropped_share, 1)} lost` });
+  }
+
   function renderRows(listing) {
     const body = document.getElementById("profile-rows");
     body.replaceChildren();
@@ -94,7 +102,7 @@
         el("td", { class: "col-runtime", text: row.runtime }),
         el("td", { class: "col-start", text: formatTime(row.start_ns) }),
         el("td", { class: "num", text: formatDurationNs(row.duration_ns) }),
-        el("td", { class: "num col-cpu", text: formatCores(row.cpu_cores) }),
+        el("td", { class: "num col-cpu" }, lostBadge(row.lost), formatCores(row.cpu_cores)),
         el("td", { class: "num col-alloc", text: formatRate(row.alloc_bytes_per_sec) }));
       body.appendChild(tr);
     }

@@ -12,21 +12,9 @@
   let detail = null;
   let metricsLoaded = false;
 
-  const flameContainer = document.getElementById("flamegraph");
-  const graph = new FlameGraph(flameContainer, document.getElementById("tooltip"),
-                               (text) => { document.getElementById("flame-status").textContent = text; });
-
   function showError(error) {
     document.getElementById("page-error").replaceChildren(
       el("div", { class: "error-box", text: String(error.message || error) }));
-  }
-
-  function graphUrl() {
-    const params = new URLSearchParams();
-    if (merged) for (const [key, value] of pageParams) if (key !== "type" && key !== "thread") params.append(key, value);
-    if (pageParams.get("type")) params.set("type", pageParams.get("type"));
-    if (pageParams.get("thread")) params.set("thread", pageParams.get("thread"));
-    return (merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
   }
 
   function setPageParam(key, value) {
@@ -34,60 +22,9 @@
     history.replaceState(null, "", location.pathname + "?" + pageParams);
   }
 
-  function renderTypeSwitch(payload) {
-    const container = document.getElementById("type-switch");
-    container.replaceChildren(...payload.sample_types.map((entry) => el("button", {
-      "data-type": entry.type, class: entry.type === payload.type ? "active" : "",
-      title: `${entry.type} (${entry.unit}): ${formatValue(entry.total, entry.unit)}`,
-      onclick: () => { setPageParam("type", entry.type); loadGraph(); },
-    }, entry.display)));
-  }
-
-  function renderThreads(payload) {
-    const select = document.getElementById("thread-filter");
-    const current = payload.thread || "";
-    const names = payload.threads.map((t) => t.name);
-    if (current && !names.includes(current)) names.unshift(current);
-    select.replaceChildren(el("option", { value: "" }, "All threads"),
-      ...names.map((name) => el("option", { value: name, selected: name === current }, name)));
-    select.value = current;
-  }
-
-  function renderTopTable(payload) {
-    const body = document.querySelector("#top-table tbody");
-    const fmt = (v) => formatValue(v, payload.unit);
-    body.replaceChildren(...payload.top_functions.slice(0, 100).map((fn) => el("tr", {
-      class: "profile-row", title: "highlight in the flame graph",
-      onclick: () => { document.getElementById("flame-search").value = fn.name; graph.search(fn.name); },
-    }, el("td", { class: "fn", text: fn.name }), el("td", { class: "fn", text: fn.file }),
-       el("td", { class: "num", text: fmt(fn.self) }), el("td", { class: "num", text: percent(fn.self, payload.total) }),
-       el("td", { class: "num", text: fmt(fn.total) }), el("td", { class: "num", text: percent(fn.total, payload.total) }))));
-  }
-
-  async function loadGraph() {
-    let payload;
-    try {
-      payload = await fetchJson(graphUrl());
-    } catch (error) { showError(error); return; }
-    document.getElementById("page-error").replaceChildren();
-    renderTypeSwitch(payload);
-    renderThreads(payload);
-    flameContainer.dataset.type = payload.type || "";
-    flameContainer.dataset.total = payload.total;
-    document.getElementById("flame-total").textContent = payload.type
-      ? `${payload.display}: ${formatValue(payload.total, payload.unit)}` + (payload.thread ? ` in thread ${payload.thread}` : "")
-      : "This profile has no samples.";
-    graph.setData(payload.root, payload.unit);
-    graph.search(document.getElementById("flame-search").value);
-    renderTopTable(payload);
-    if (merged) {
-      document.getElementById("profile-title").textContent =
-        `Merged flame graph of ${payload.profile_ids.length} profile${payload.profile_ids.length === 1 ? "" : "s"}`;
-      document.getElementById("profile-badges").replaceChildren(
-        payload.truncated ? el("span", { class: "badge", text: "only the newest are merged" }) : "");
-    }
-    document.body.dataset.graphLoaded = String(Number(document.body.dataset.graphLoaded || 0) + 1);
-  }
+  const graphs = profileGraph.init({ merged, profileId, pageParams, setPageParam, showError });
+  window.stacksightGraphs = graphs;  // the flame graphs, for the console and the browser tests
+  const loadGraph = () => graphs.load();
 
   function badge(label, value) {
     return el("span", { class: "badge" }, el("b", { text: label + ": " }), value || "(none)");
@@ -100,6 +37,20 @@
       badge("env", detail.env), " ", badge("version", detail.version), " ", badge("host", detail.host), " ",
       badge("runtime", detail.runtime), " ",
       el("span", { class: "badge", text: `${formatTime(detail.start_ns)} · ${formatDurationNs(detail.duration_ns)}` }));
+    const lost = detail.lost;
+    if (lost) {
+      const badges = document.getElementById("profile-badges");
+      badges.append(" ", el("span", { class: "badge lost", id: "lost-badge",
+        text: lost.dropped ? `⚠ ${percent(lost.dropped_share, 1)} of samples lost` : `${percent(lost.folded_share, 1)} of samples folded` }));
+      const parts = [];
+      if (lost.dropped) parts.push(`${lost.dropped.toLocaleString("en")} of ${(lost.taken || lost.dropped).toLocaleString("en")} samples ` +
+        `(${percent(lost.dropped_share, 1)}) were dropped by the profiler (too many distinct stacks in the period): ` +
+        "every figure of this profile, and its CPU in the list, is low by about that share.");
+      if (lost.folded) parts.push(`${lost.folded.toLocaleString("en")} samples (${percent(lost.folded_share, 1)}) ` +
+        "were kept under \"[other stacks]\" per thread: totals are right, their stacks are not known.");
+      document.getElementById("lost-notice").replaceChildren(
+        el("div", { class: "notice" + (lost.dropped ? " lost" : ""), text: parts.join(" ") }));
+    }
     const link = document.getElementById("download-link");
     link.href = `/api/profiles/${detail.id}/download`;
     link.setAttribute("download", "");
@@ -178,16 +129,13 @@
     const button = e.target.closest("button");
     if (button) showTab(button.dataset.tab);
   });
-  document.getElementById("thread-filter").addEventListener("change", (e) => { setPageParam("thread", e.target.value); loadGraph(); });
-  document.getElementById("flame-search").addEventListener("input", (e) => graph.search(e.target.value));
-  document.getElementById("reset-zoom").addEventListener("click", () => graph.resetZoom());
   document.getElementById("fullscreen-button").addEventListener("click", () => {
     const panel = document.getElementById("flame-panel");
     const on = !panel.classList.contains("fullscreen");
     panel.classList.toggle("fullscreen", on);
     if (on && panel.requestFullscreen) panel.requestFullscreen().catch(() => {});
     else if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
-    graph.render();
+    graphs.main.render();
   });
   document.addEventListener("fullscreenchange", () => {
     if (!document.fullscreenElement) document.getElementById("flame-panel").classList.remove("fullscreen");
