@@ -81,6 +81,10 @@
 #define SSP_MARKER_SLOTS      64u
 #define SSP_IOV_BATCH         1024u            /* IOV_MAX */
 #define SSP_PREFETCH_THREADS  256u             /* thread states read in one call per walk */
+/* Above any user-space address of x86-64 and arm64 with 48-bit virtual
+ * addresses (what Linux gives a process unless it asks for more): a frame
+ * pointer above it is a torn read, never a frame. */
+#define SSP_MAX_USER_ADDR     (((uintptr_t)1 << 48) - 1)
 
 /* Byte sizes of the parts of interpreter objects this file copies. */
 #define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
@@ -703,7 +707,9 @@ static const char *xlate(ssp_walker *w, uintptr_t f)
 {
     for (uint32_t i = w->nranges; i-- > 0;) {
         const ssp_copy_range *r = &w->ranges[i];
-        if (f >= r->start && f + SSP_FRAME_SPECIALS <= r->end)
+        /* Written so that no sum can wrap: a torn `previous` may be any
+         * value, 0xffff...ffb8 included. */
+        if (f >= r->start && f <= r->end && r->end - f >= SSP_FRAME_SPECIALS)
             return w->copy + r->off + (f - r->start);
     }
     return NULL;
@@ -744,7 +750,7 @@ static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *
     uint32_t n = 0, total = 0;
     uint64_t extra = 0;
     while (frame) {
-        if ((frame & 7) || ++total > SSP_MAX_WALK_FRAMES)
+        if ((frame & 7) || frame > SSP_MAX_USER_ADDR || ++total > SSP_MAX_WALK_FRAMES)
             return -1;
         _PyInterpreterFrame fr;
         const char *local = xlate(w, frame);
@@ -1217,7 +1223,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     uintptr_t f = snap->current_frame;
     for (uint32_t steps = 0; f && !(f & 7) && steps < SSP_MAX_WALK_FRAMES; steps++) {
         const unsigned char *at;
-        if (f >= chunk + SSP_CHUNK_HDR && f + SSP_FRAME_SPECIALS <= end) {
+        if (f >= chunk + SSP_CHUNK_HDR && f <= end && end - f >= SSP_FRAME_SPECIALS) {
             at = snap->bytes + (f - chunk);
         } else {
             uint32_t k = snap->noffstack;

@@ -393,6 +393,25 @@ def test_capture_on_other_thread(probe):
     assert names(res[0][:2]) == ["capture_c", "capture_b"]
 
 
+# ------------------------------------------------------- torn pointers
+
+@pytest.mark.parametrize("addr", [2**64 - 72, 2**64 - 8, 2**64 - 4096, 2**63, 2**48, 8])
+def test_wild_frame_pointer_is_torn(probe, addr):
+    # A `previous` link read while its frame was being reused can hold any
+    # value. Near the top of the address space, "frame + size" wraps to a
+    # small number: the walker once took such a pointer for a frame inside
+    # its copy and read far outside it.
+    torn, frames = probe.forged_snapshot(addr)
+    assert torn == 1 and frames == []
+
+
+def test_real_snapshot_resolves(probe):
+    # The forged snapshots above differ from this one only in the pointer.
+    torn, frames = probe.forged_snapshot()
+    assert torn == 0
+    assert names(frames[:1]) == ["test_real_snapshot_resolves"]
+
+
 # ---------------------------------------------------------------- churn
 
 def short_life(depth):

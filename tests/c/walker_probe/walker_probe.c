@@ -267,6 +267,39 @@ static PyObject *probe_capture_bench(PyObject *self, PyObject *args)
     return Py_BuildValue("(dI)", n > 0 ? (double)(t1 - t0) / (double)n : 0.0, got);
 }
 
+/* forged_snapshot([frame_addr]) -> (torn, frames): a snapshot of the calling
+ * thread (GIL held) whose current-frame pointer is replaced by frame_addr
+ * (when given), as a torn read could leave it, resolved with the GIL
+ * released. */
+static PyObject *probe_forged_snapshot(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long long addr = 0;
+    int forge = PyTuple_GET_SIZE(args) > 0;
+    if (!PyArg_ParseTuple(args, "|K", &addr))
+        return NULL;
+    if (!walker) { PyErr_SetString(PyExc_RuntimeError, "init first"); return NULL; }
+    ssp_snapshot *snap = malloc(sizeof *snap);
+    if (!snap)
+        return PyErr_NoMemory();
+    if (ssp_snapshot_capture(snap, 0) != 0) {
+        free(snap);
+        PyErr_SetString(PyExc_RuntimeError, "snapshot capture failed");
+        return NULL;
+    }
+    if (forge)
+        snap->current_frame = (uintptr_t)addr;
+    ssp_thread_stack st;
+    Py_BEGIN_ALLOW_THREADS
+    ssp_walker_resolve_snapshot(walker, snap, &st);
+    Py_END_ALLOW_THREADS
+    free(snap);
+    PyObject *frames = frames_list(st.frames, st.nframes);
+    if (!frames)
+        return NULL;
+    return Py_BuildValue("(iN)", st.torn, frames);
+}
+
 static PyObject *probe_stats(PyObject *self, PyObject *noargs)
 {
     (void)self; (void)noargs;
@@ -300,6 +333,7 @@ static PyMethodDef methods[] = {
     {"capture", probe_capture, METH_VARARGS, "ssp_capture_current"},
     {"capture_bench", probe_capture_bench, METH_VARARGS, "time captures"},
     {"stats", probe_stats, METH_NOARGS, "walker counters"},
+    {"forged_snapshot", probe_forged_snapshot, METH_VARARGS, "resolve a snapshot with a forged frame pointer"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "walker_probe", NULL, -1, methods,
