@@ -14,7 +14,8 @@ CC ?= gcc
 # a fresh machine links without them.
 CFLAGS_CORE = -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g -O1 \
 	-I$(GEN) -Isrc/common $(shell pkg-config --cflags libcurl libprotobuf-c zlib 2>/dev/null)
-LIBS_CORE = $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null) -lpthread -lm
+# libcurl is not linked: src/common/curl_loader.c loads it at the first upload.
+LIBS_CORE = $(shell pkg-config --libs libprotobuf-c zlib 2>/dev/null) -ldl -lpthread -lm
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
 SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-protobuf libcurl4-openssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap ca-certificates

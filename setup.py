@@ -47,7 +47,10 @@ def native_flags():
             f"{name} (for {why}; Debian/Ubuntu package {deb})" for name, deb, why in missing)
             + "\n  install: apt-get install " + " ".join(deb for _, deb, _ in missing))
     names = [name for name, _, _ in NATIVE_DEPENDENCIES]
-    return pkg_config("--cflags", *names), pkg_config("--libs", *names)
+    # libcurl is compiled against but not linked: src/common/curl_loader.c
+    # loads it at the first upload, so start-up does not pay for its libraries.
+    linked = [name for name in names if name != "libcurl"]
+    return pkg_config("--cflags", *names), pkg_config("--libs", *linked) + ["-ldl"]
 
 
 def generate_pprof_code():

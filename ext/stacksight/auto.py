@@ -2,9 +2,7 @@
 
 Configuration comes from the DD_* environment. If the profiler cannot run
 here, one warning is logged and the program goes on unprofiled."""
-import logging
-
-from stacksight.profiler import Profiler, ProfilerError, in_subinterpreter
+from stacksight.profiler import Profiler, ProfilerError, in_subinterpreter, logger
 
 profiler = None
 
@@ -18,9 +16,9 @@ def _start():
     try:
         profiler = Profiler().start()
     except ProfilerError as exc:
-        logging.getLogger("stacksight").warning("stacksight: profiling is off: %s", exc)
+        logger().warning("stacksight: profiling is off: %s", exc)
     except Exception as exc:   # bad configuration must not stop the app
-        logging.getLogger("stacksight").warning("stacksight: profiling is off: %s", exc)
+        logger().warning("stacksight: profiling is off: %s", exc)
 
 
 _start()

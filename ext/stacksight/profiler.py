@@ -11,7 +11,6 @@ Lifecycle rules (documented in the README and tested):
 - A stopped profiler can be started again.
 """
 import atexit
-import logging
 import os
 import sys
 import threading
@@ -19,7 +18,16 @@ import time
 
 from stacksight import _exec, _threads
 
-log = logging.getLogger("stacksight")
+
+
+def logger():
+    """The "stacksight" logger. logging is imported only when there is
+    something to say: it costs a short-lived process (a CLI, a cron job, a
+    pool worker) several milliseconds of start-up, and most programs that
+    live longer import it anyway."""
+    import logging
+    return logging.getLogger("stacksight")
+
 
 _STRING_OPTIONS = ("env", "service", "version", "url", "output_pprof")
 _running_profiler = None
@@ -174,7 +182,7 @@ class Profiler:
         try:
             self.stop(flush=True)
         except Exception:   # never turn a clean exit into a failure
-            log.warning("stacksight: could not flush the last profile at exit", exc_info=True)
+            logger().warning("stacksight: could not flush the last profile at exit", exc_info=True)
 
     @property
     def running(self):

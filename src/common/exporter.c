@@ -8,7 +8,6 @@
 #endif
 #include "exporter.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,24 +18,22 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "curl_loader.h"
 #include "log.h"
 #include "thread_clock.h"
 
 #define MAX_ATTEMPTS 3            /* first try + two retries, as dd-trace-go */
 #define REPLY_MAX 4096            /* reply bytes kept for the warning text */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_ok;
-
-static void curl_init_once(void)
-{
-    curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-}
+/* libcurl's functions once loaded (curl_loader.h); set by
+ * ss_exporter_global_init before any upload uses them. */
+static const ss_curl_api *cu;
+static const char *curl_missing;    /* why libcurl is unavailable, for the warning */
 
 int ss_exporter_global_init(void)
 {
-    pthread_once(&curl_once, curl_init_once);
-    return curl_ok ? 0 : -1;
+    cu = ss_curl(&curl_missing);
+    return cu ? 0 : -1;
 }
 
 typedef struct reply_buffer {
@@ -73,7 +70,7 @@ static attempt_result classify(CURLcode rc, long status, const char *what, const
         const char *kind = rc == CURLE_OPERATION_TIMEDOUT ? "upload-timeout" : "upload-network";
         ss_log_once(SS_LOG_WARNING, kind, "stacksight: cannot upload profiles to %s %s: %s "
                     "(profiles are dropped until it answers; the application is not affected)",
-                    what, url, curl_easy_strerror(rc));
+                    what, url, cu->easy_strerror(rc));
         return ATTEMPT_RETRY;
     }
     if (status >= 200 && status < 300)
@@ -119,13 +116,13 @@ static int perform_with_retries(CURL *easy, const ss_config *cfg, int final, con
             break;
         reply_buffer reply = {.len = 0};
         reply.text[0] = '\0';
-        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_reply);
-        curl_easy_setopt(easy, CURLOPT_WRITEDATA, &reply);
-        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)left);
-        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
-        CURLcode rc = curl_easy_perform(easy);
+        cu->easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_reply);
+        cu->easy_setopt(easy, CURLOPT_WRITEDATA, &reply);
+        cu->easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)left);
+        cu->easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+        CURLcode rc = cu->easy_perform(easy);
         long status = 0;
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        cu->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         if (stats)
             stats->last_http_status = status;
         attempt_result r = classify(rc, status, what, url, &reply);
@@ -146,12 +143,12 @@ static int perform_with_retries(CURL *easy, const ss_config *cfg, int final, con
 
 static CURL *new_easy(const ss_config *cfg)
 {
-    CURL *easy = curl_easy_init();
+    CURL *easy = cu->easy_init();
     if (!easy)
         return NULL;
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);   /* never SIGALRM in a host process */
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "stacksight/" SS_PROFILER_VERSION);
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);   /* never SIGALRM in a host process */
+    cu->easy_setopt(easy, CURLOPT_USERAGENT, "stacksight/" SS_PROFILER_VERSION);
+    cu->easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     (void)cfg;
     return easy;
 }
@@ -168,42 +165,42 @@ static int export_agent(const ss_config *cfg, const ss_upload *up, ss_export_sta
     if (cfg->agentless) {
         snprintf(url, sizeof url, "https://intake.profile.%s/api/v2/profile", cfg->site);
         snprintf(header, sizeof header, "DD-API-KEY: %s", cfg->api_key);
-        headers = curl_slist_append(headers, header);
+        headers = cu->slist_append(headers, header);
         shown = url;
     } else if (!strncmp(cfg->agent_url, "unix://", 7)) {
-        curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, cfg->agent_url + 7);
+        cu->easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, cfg->agent_url + 7);
         snprintf(url, sizeof url, "http://localhost/profiling/v1/input");
     } else {
         snprintf(url, sizeof url, "%s/profiling/v1/input", cfg->agent_url);
     }
     snprintf(header, sizeof header, "DD-EVP-ORIGIN: stacksight-%s", up->family);
-    headers = curl_slist_append(headers, header);
-    headers = curl_slist_append(headers, "DD-EVP-ORIGIN-VERSION: " SS_PROFILER_VERSION);
-    headers = curl_slist_append(headers, "Expect:");   /* no 100-continue round trip */
+    headers = cu->slist_append(headers, header);
+    headers = cu->slist_append(headers, "DD-EVP-ORIGIN-VERSION: " SS_PROFILER_VERSION);
+    headers = cu->slist_append(headers, "Expect:");   /* no 100-continue round trip */
 
     char *event = ss_build_event_json(cfg, up);
-    curl_mime *mime = curl_mime_init(easy);
-    curl_mimepart *part = curl_mime_addpart(mime);
-    curl_mime_name(part, "event");
-    curl_mime_filename(part, "event.json");
-    curl_mime_type(part, "application/json");
-    curl_mime_data(part, event ? event : "{}", CURL_ZERO_TERMINATED);
-    part = curl_mime_addpart(mime);
-    curl_mime_name(part, "profile.pprof");
-    curl_mime_filename(part, "profile.pprof");
-    curl_mime_type(part, "application/octet-stream");
-    curl_mime_data(part, (const char *)up->pprof_gz->data, up->pprof_gz->len);
+    curl_mime *mime = cu->mime_init(easy);
+    curl_mimepart *part = cu->mime_addpart(mime);
+    cu->mime_name(part, "event");
+    cu->mime_filename(part, "event.json");
+    cu->mime_type(part, "application/json");
+    cu->mime_data(part, event ? event : "{}", CURL_ZERO_TERMINATED);
+    part = cu->mime_addpart(mime);
+    cu->mime_name(part, "profile.pprof");
+    cu->mime_filename(part, "profile.pprof");
+    cu->mime_type(part, "application/octet-stream");
+    cu->mime_data(part, (const char *)up->pprof_gz->data, up->pprof_gz->len);
 
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
+    cu->easy_setopt(easy, CURLOPT_URL, url);
+    cu->easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    cu->easy_setopt(easy, CURLOPT_MIMEPOST, mime);
     int64_t t0 = ss_monotonic_ns();
     int rc = perform_with_retries(easy, cfg, up->final, "the agent at", shown, stats);
     if (stats)
         stats->last_upload_ns = ss_monotonic_ns() - t0;
-    curl_mime_free(mime);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(easy);
+    cu->mime_free(mime);
+    cu->slist_free_all(headers);
+    cu->easy_cleanup(easy);
     free(event);
     return rc;
 }
@@ -231,21 +228,21 @@ static int export_pyroscope(const ss_config *cfg, const ss_upload *up, ss_export
     }
     if (len < sizeof name - 1)
         snprintf(name + len, sizeof name - len, "}");
-    char *escaped = curl_easy_escape(easy, name, 0);
+    char *escaped = cu->easy_escape(easy, name, 0);
     char url[SS_STR_MAX + sizeof name * 3 + 128];
     snprintf(url, sizeof url, "%s/ingest?name=%s&from=%lld&until=%lld&format=pprof&spyName=stacksight-%s",
              cfg->pyroscope_url, escaped ? escaped : "unknown", (long long)(up->start_unix_ns / 1000000000),
              (long long)(up->end_unix_ns / 1000000000), up->family);
-    curl_free(escaped);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)up->pprof_gz->data);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)up->pprof_gz->len);
+    cu->free(escaped);
+    struct curl_slist *headers = cu->slist_append(NULL, "Content-Type: application/octet-stream");
+    headers = cu->slist_append(headers, "Expect:");
+    cu->easy_setopt(easy, CURLOPT_URL, url);
+    cu->easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    cu->easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)up->pprof_gz->data);
+    cu->easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)up->pprof_gz->len);
     int rc = perform_with_retries(easy, cfg, up->final, "Pyroscope at", cfg->pyroscope_url, stats);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(easy);
+    cu->slist_free_all(headers);
+    cu->easy_cleanup(easy);
     return rc;
 }
 
@@ -290,7 +287,8 @@ int ss_export(const ss_config *cfg, const ss_upload *up, ss_export_stats *stats)
     if (to_files)
         failures += export_file(cfg, up, stats) != 0;
     if ((to_agent || to_pyroscope) && ss_exporter_global_init() != 0) {
-        ss_log_once(SS_LOG_WARNING, "curl-init", "stacksight: libcurl failed to initialise; uploads are off");
+        ss_log_once(SS_LOG_WARNING, "curl-init", "stacksight: uploads are off: %s",
+                    curl_missing ? curl_missing : "libcurl failed to initialise");
         return -1;
     }
     if (to_agent)

@@ -1,4 +1,5 @@
 """Uploads to a real HTTP intake on 127.0.0.1: format, tags, and failures."""
+import glob
 import socket
 import time
 
@@ -144,3 +145,51 @@ p.stop()
     finally:
         server.shutdown()
         server.server_close()
+
+
+LOADED_LIBCURL = """
+def libcurl_loaded():
+    with open("/proc/self/maps") as maps:
+        return any("libcurl" in line for line in maps)
+"""
+
+
+def test_libcurl_is_loaded_only_by_the_first_upload(intake, tmp_path):
+    # Start-up does not pay for libcurl's thirty libraries: profiles written
+    # to files never load it, the first upload to an agent does.
+    server = intake()
+    result = run_python(SPIN + LOADED_LIBCURL + f"""
+import glob
+from stacksight import Profiler
+p = Profiler(output_pprof={str(tmp_path / "p")!r}, upload_interval=0.3).start()
+spin(0.8)
+p.stop()
+print("files", len(glob.glob({str(tmp_path / "p")!r} + ".*")), libcurl_loaded())
+p = Profiler(url={server.url!r}, upload_interval=0.3).start()
+spin(0.8)
+p.stop()
+print("agent", libcurl_loaded())
+""")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    files, count, loaded = lines[0].split()
+    assert int(count) >= 2 and loaded == "False", result.stdout
+    assert lines[1] == "agent True" and server.wait_for(1)
+
+
+def test_libcurl_that_cannot_load_turns_uploads_off_once(intake, tmp_path):
+    server = intake()
+    result = run_python(SPIN + f"""
+import glob
+from stacksight import Profiler
+p = Profiler(url={server.url!r}, output_pprof={str(tmp_path / "p")!r}, upload_interval=0.3).start()
+spin(1.5)
+p.stop()
+print(len(glob.glob({str(tmp_path / "p")!r} + ".*")))
+""", STACKSIGHT_LIBCURL=str(tmp_path / "no-such-libcurl.so"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("uploads are off: STACKSIGHT_LIBCURL=") == 1, result.stderr
+    assert "no-such-libcurl.so cannot be loaded" in result.stderr
+    assert int(result.stdout) >= 3 and not server.uploads   # files still written
+    view = ProfileView(open(sorted(glob.glob(str(tmp_path / "p") + ".*"))[-1], "rb").read())
+    assert view.total("wall-time") > 0

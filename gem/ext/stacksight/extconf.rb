@@ -29,8 +29,14 @@ proto = File.join(root, "proto", "profile.proto")
 give_up.call("#{common} is missing (broken gem package)") unless File.directory?(common)
 give_up.call("#{proto} is missing (broken gem package)") unless File.file?(proto)
 
+# libcurl: headers only. src/common/curl_loader.c loads the library at the
+# first upload, so processes do not load its thirty libraries at start.
+curl_cflags = pkg_config("libcurl", "cflags")
+give_up.call("pkg-config cannot find libcurl; install libcurl4-openssl-dev (Debian/Ubuntu) " \
+             "or libcurl-devel (RHEL/Fedora) and pkg-config") unless curl_cflags
+$CFLAGS << " " << curl_cflags
+have_library("dl", "dlopen")
 {
-  "libcurl" => "libcurl4-openssl-dev (Debian/Ubuntu) or libcurl-devel (RHEL/Fedora)",
   "libprotobuf-c" => "libprotobuf-c-dev (Debian/Ubuntu) or protobuf-c-devel (RHEL/Fedora)",
   "zlib" => "zlib1g-dev (Debian/Ubuntu) or zlib-devel (RHEL/Fedora)",
 }.each do |pkg, install|
