@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_VENV = os.path.join(HERE, ".venv")
 PEER_PY = os.path.join(PEER_VENV, "bin", "python")
 STATUS_FILE = os.path.join(HERE, "out", "peers.json")
-PIP_PACKAGES = ["ddtrace", "py-spy", "pyinstrument", "matplotlib", "protobuf"]
+PIP_PACKAGES = ["ddtrace", "py-spy", "pyinstrument", "matplotlib", "protobuf", "gunicorn", "flask"]
 DEBIAN_PACKAGES = ["ruby-stackprof"]
 
 

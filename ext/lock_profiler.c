@@ -259,7 +259,7 @@ lock_name(lock_entry *e)
 
 /* A lock was just made: remember the creating frame, the innermost one
  * outside threading.py. */
-static void
+static __attribute__((noinline)) void
 lock_note_site(PyObject *lock)
 {
     if (!lock_recording)
@@ -320,7 +320,7 @@ lock_record(lock_entry *e, ss_value_kind count_kind, ss_value_kind time_kind, in
 }
 
 /* A sampled acquisition of `lock` began at `t1` (after waiting t1 - t0). */
-static void
+static __attribute__((noinline)) void
 lock_begin_hold(PyObject *lock, int64_t t0, int64_t t1)
 {
     lock_entry *e = lock_entry_of(lock);
@@ -333,7 +333,7 @@ lock_begin_hold(PyObject *lock, int64_t t0, int64_t t1)
 }
 
 /* The ownership of `lock` just ended: record the hold if it was sampled. */
-static void
+static __attribute__((noinline)) void
 lock_end_hold(PyObject *lock)
 {
     lock_entry *e = lock_find(lock);
@@ -382,7 +382,9 @@ static int lock_hooks_installed;
 
 #define CONVENTION (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL)
 
-static PyObject *
+/* Inlined into each wrapper, whose convention is a constant there: the
+ * switch folds away and the unsampled path is a countdown and a call. */
+static inline __attribute__((always_inline)) PyObject *
 call_original(const lock_hook *h, PyObject *self, const call_args *a)
 {
     switch (a->flags) {
@@ -422,8 +424,9 @@ rlock_owned(PyObject *self)
     return r == Py_True;
 }
 
-/* Slot k was called: the original, with the sampling around it. */
-static PyObject *
+/* Slot k was called: the original, with the sampling around it. Inlined
+ * into the wrappers (see call_original); the sampled paths are not. */
+static inline __attribute__((always_inline)) PyObject *
 hooked(int k, PyObject *self, const call_args *a)
 {
     const lock_hook *h = &lock_hooks[k];
