@@ -60,6 +60,7 @@
 #include <internal/pycore_interp.h>
 #include <internal/pycore_pystate.h>
 #include <internal/pycore_runtime.h>
+#include <opcode.h>
 
 #include "../src/common/interner.h"
 #include "../src/common/safe_read.h"
@@ -405,7 +406,8 @@ static size_t utf8_put(char *buf, uint32_t cp)
 /* Read the str object at `addr` and intern its UTF-8 form, truncated to
  * SSP_MAX_STR_BYTES with "…". Handles compact ASCII, compact UCS1/2/4 and
  * ready legacy strings. Returns 0 and the id in *id, -1 if unreadable. */
-static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
+static int read_string_as(ssp_code_cache *c, uintptr_t addr, uint32_t *id,
+                          uint32_t (*intern)(const char *, size_t))
 {
     PyCompactUnicodeObject hdr;
     if (addr == 0 || (addr & 7) || c->read(&hdr, (const void *)addr, sizeof(PyASCIIObject)))
@@ -449,8 +451,13 @@ static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
         memcpy(out + keep, "\xE2\x80\xA6", 3);   /* U+2026 HORIZONTAL ELLIPSIS */
         len = keep + 3;
     }
-    *id = ss_intern_string(out, len);
+    *id = intern(out, len);
     return 0;
+}
+
+static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
+{
+    return read_string_as(c, addr, id, ss_intern_string);
 }
 
 /* Unsigned varint of the location table: 6-bit groups, bit 6 = more. */
@@ -868,13 +875,25 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
 
 /* Resolve the chain from `frame` using the copies set up in w (copy,
  * ranges, next_chunk). Fills st->frames/nframes or sets st->torn. */
+static void resolve_raw(ssp_walker *w, uint32_t nraw, uint64_t beyond, ssp_thread_stack *st);
+
 static void resolve_chain(ssp_walker *w, uintptr_t frame, ssp_thread_stack *st)
 {
-    ssp_code_cache *c = &w->walk_cache;
     uint32_t nraw;
     uint64_t beyond;
-    if (walk_chain(w, frame, &nraw, &beyond))
-        goto torn;
+    if (walk_chain(w, frame, &nraw, &beyond)) {
+        st->torn = 1;
+        st->nframes = 0;
+        return;
+    }
+    resolve_raw(w, nraw, beyond, st);
+}
+
+/* Resolve w->raw[0..nraw) (leaf first; `beyond` more frames were only
+ * counted) into st->frames/nframes, or set st->torn. */
+static void resolve_raw(ssp_walker *w, uint32_t nraw, uint64_t beyond, ssp_thread_stack *st)
+{
+    ssp_code_cache *c = &w->walk_cache;
 
     /* Resolve in windows until max_frames + 1 complete frames are known (the
      * +1 tells whether the stack overflows) or the stored frames run out. */
@@ -1290,6 +1309,117 @@ torn:
     pthread_mutex_unlock(&w->walk_lock);
 }
 
+/* ---- await chains of suspended coroutines -------------------------------- */
+
+#define SSP_MAX_AWAIT_DEPTH 256u   /* coroutines followed per chain; deeper = torn */
+#define SSP_GEN_HDR (offsetof(PyGenObject, gi_iframe) + SSP_FRAME_SPECIALS)
+#define SSP_GEN_STACK_SLOTS 24u    /* locals + value stack slots read with the object */
+
+int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st)
+{
+    pthread_mutex_lock(&w->walk_lock);
+    st->frames = w->out;
+    st->nframes = 0;
+    st->torn = 0;
+    st->unchanged = 0;
+    w->walk_cache.epoch++;
+    int result = 1;
+    uint32_t n = 0;
+    uint64_t beyond = 0;
+    /* Outermost first while following the chain; reversed below. */
+    for (uintptr_t obj = coro; obj != 0;) {
+        if ((obj & 7) || obj > SSP_MAX_USER_ADDR || n + beyond >= SSP_MAX_AWAIT_DEPTH)
+            goto torn;
+        /* The object and, in the same read, the first slots of its frame's
+         * value stack, where the awaited object usually is. */
+        unsigned char buf[SSP_GEN_HDR + SSP_GEN_STACK_SLOTS * sizeof(PyObject *)];
+        size_t got = ss_safe_read_partial(buf, (const void *)obj, sizeof buf);
+        if (got < SSP_GEN_HDR)
+            goto torn;
+        PyObject head;
+        memcpy(&head, buf, sizeof head);
+        int is_coro = head.ob_type == &PyCoro_Type;
+        if (!is_coro && head.ob_type != &PyGen_Type)
+            break;                       /* a future, a task or another awaitable: the end */
+        int8_t state;
+        memcpy(&state, buf + offsetof(PyGenObject, gi_frame_state), sizeof state);
+        if (state != FRAME_SUSPENDED) {
+            /* The outermost one running or not started: no chain of its own
+             * (a running one is on its thread's stack). Further in, a frame
+             * that is not suspended means the chain moved while read. */
+            if ((n == 0 && beyond == 0) || state == FRAME_EXECUTING) {
+                result = 0;
+                goto done;
+            }
+            goto torn;
+        }
+        _PyInterpreterFrame fr;
+        memcpy(&fr, buf + offsetof(PyGenObject, gi_iframe), SSP_FRAME_SPECIALS);
+        uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
+        if (!code || (code & 7) || (prev & 1) || !prev || fr.stacktop < 1 || fr.stacktop > (1 << 20))
+            goto torn;
+        ssp_raw_frame r = {code, prev, FRAME_OWNED_BY_GENERATOR, SSP_RAW_PENDING, NULL, {0, 0}};
+        if (n < w->raw_cap)
+            w->raw[n++] = r;
+        else
+            beyond++;
+        /* What it awaits, as _PyGen_yf finds it: suspended in an await or a
+         * yield from, the next instruction is a RESUME with oparg >= 2 and
+         * the awaited object is on top of the frame's value stack. A
+         * coroutine can only be suspended in an await, so only generators
+         * (a bare yield) need the instruction read. */
+        if (!is_coro) {
+            _Py_CODEUNIT next;
+            if (ss_safe_read(&next, (const void *)(prev + sizeof next), sizeof next))
+                goto torn;
+            int op = _Py_OPCODE(next);
+            if ((op != RESUME && op != RESUME_QUICK) || _Py_OPARG(next) < 2)
+                break;
+        }
+        size_t top = offsetof(PyGenObject, gi_iframe) + offsetof(_PyInterpreterFrame, localsplus) +
+                     (size_t)(fr.stacktop - 1) * sizeof(PyObject *);
+        if (top + sizeof obj <= got) {
+            memcpy(&obj, buf + top, sizeof obj);
+        } else if (ss_safe_read(&obj, (const void *)(obj + top), sizeof obj)) {
+            goto torn;
+        }
+    }
+    if (n == 0 && beyond == 0) {
+        result = 0;
+        goto done;
+    }
+    /* Leaf first: the innermost coroutine, then the ones awaiting it. The
+     * outermost frames beyond raw_cap were only counted. */
+    for (uint32_t i = 0; i < n / 2; i++) {
+        ssp_raw_frame t = w->raw[i];
+        w->raw[i] = w->raw[n - 1 - i];
+        w->raw[n - 1 - i] = t;
+    }
+    cache_drain_free_log(&w->walk_cache);
+    resolve_raw(w, n, beyond, st);
+    if (st->torn)
+        result = -1;
+    goto done;
+torn:
+    st->torn = 1;
+    st->nframes = 0;
+    result = -1;
+done:
+    stats_add(w, 0, result != 0, st->nframes, (uint64_t)(result < 0), &w->walk_cache);
+    pthread_mutex_unlock(&w->walk_lock);
+    return result;
+}
+
+uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str)
+{
+    pthread_mutex_lock(&w->walk_lock);
+    uint32_t id = 0;
+    if (read_string_as(&w->walk_cache, str, &id, ss_intern_label))
+        id = 0;
+    pthread_mutex_unlock(&w->walk_lock);
+    return id;
+}
+
 uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
 {
     if (!w || !out || max == 0 || ssp_in_capture)
@@ -1432,6 +1562,20 @@ void ssp_walker_set_validation(ssp_walker *w, int by_read)
 }
 
 void ssp_walker_after_fork_child(ssp_walker *w) { (void)w; }
+
+int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st)
+{
+    (void)w; (void)coro;
+    st->nframes = 0;
+    st->torn = 1;
+    return -1;
+}
+
+uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str)
+{
+    (void)w; (void)str;
+    return 0;
+}
 
 int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
 {

@@ -120,6 +120,19 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid);
  * `st` is filled as for a visit (frames valid until the next walker call). */
 void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_thread_stack *st);
 
+/* Sidecar, NO GIL: the await chain of the coroutine object at `coro` (a
+ * task's coroutine): the innermost awaiting coroutine first, then each one
+ * awaiting it, out to `coro` itself, as a thread stack would be. Returns 1
+ * with st->frames/nframes filled (valid until the next walker call), 0 when
+ * `coro` is not suspended (running - then it is on its thread's stack -, not
+ * started or finished), -1 (st->torn) when the chain could not be read
+ * consistently. */
+int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st);
+
+/* Sidecar, NO GIL: the str object at `str` interned as a label value (see
+ * ss_intern_label); 0 if it cannot be read. */
+uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str);
+
 /* How the sidecar knows a cached code object is still the same object.
  * Default (0): ssp_walker_new wraps PyCode_Type.tp_dealloc (once per process)
  * to log freed code objects, and the sidecar drops their entries - no read

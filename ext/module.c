@@ -21,6 +21,7 @@
 #include "cpython_walker.h"
 #include "exception_profiler.h"
 #include "lock_profiler.h"
+#include "asyncio_tasks.h"
 #include "memory_profiler.h"
 #include "thread_names.h"
 
@@ -181,6 +182,8 @@ sample_threads(void *ctx, ss_tick *tick)
         return;
     walk_context wc = {tick, ps->idle};
     ssp_walker_walk_changed(ps->walker, visit_thread, thread_unchanged, &wc);
+    if (tick->kind == SS_TICK_WALL)
+        ssp_asyncio_sample(ps->walker, tick);
 }
 
 /* ---- exception, lock and memory profiles ---------------------------------- */
@@ -221,15 +224,39 @@ native_lock_profiling_active(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ig
     return PyBool_FromLong(ssp_locks_recording());
 }
 
+PyDoc_STRVAR(asyncio_attach_doc,
+"asyncio_attach(tasks, task_type, probe, probe_coro, probe_name) -> None\n\n"
+"Start sampling suspended asyncio tasks (see ext/asyncio_tasks.h): tasks is\n"
+"the set inside asyncio's WeakSet of tasks, probe a task of task_type whose\n"
+"coroutine and name are probe_coro and probe_name. Only while running.");
+
+static PyObject *
+native_asyncio_attach(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *tasks, *task_type, *probe, *coro, *name;
+    if (!PyArg_ParseTuple(args, "OOOOO:asyncio_attach", &tasks, &task_type, &probe, &coro, &name))
+        return NULL;
+    if (!ss_core_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "the profiler is not running");
+        return NULL;
+    }
+    if (ssp_asyncio_attach(tasks, task_type, probe, coro, name) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 native_event_counts(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    unsigned long long seen, sampled, mem_sampled, live, dropped;
+    unsigned long long seen, sampled, mem_sampled, live, dropped, task_samples, task_torn;
     ssp_exceptions_counts(&seen, &sampled);
     ssp_memory_counts(&mem_sampled, &live, &dropped);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "exceptions_seen", seen,
+    ssp_asyncio_counts(&task_samples, &task_torn);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}", "exceptions_seen", seen,
                          "exceptions_sampled", sampled, "allocations_sampled", mem_sampled,
-                         "heap_live_samples", live, "heap_dropped", dropped);
+                         "heap_live_samples", live, "heap_dropped", dropped,
+                         "task_samples", task_samples, "task_torn", task_torn,
+                         "asyncio_attached", ssp_asyncio_attached() ? Py_True : Py_False);
 }
 
 /* ---- module functions ---------------------------------------------------- */
@@ -442,6 +469,7 @@ native_stop(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
     ssp_exceptions_stop();
     ssp_locks_stop();
     ssp_memory_stop();
+    ssp_asyncio_detach();
     if (active_walker != NULL) {
         ssp_walker_free(active_walker);
         active_walker = NULL;
@@ -555,6 +583,7 @@ static PyMethodDef native_methods[] = {
     {"stats", native_stats, METH_NOARGS, "Counters of the running profiler."},
     {"lock_profiling_active", native_lock_profiling_active, METH_NOARGS,
      "True while lock operations are sampled (the proxies should be installed)."},
+    {"asyncio_attach", native_asyncio_attach, METH_VARARGS, asyncio_attach_doc},
     {"event_counts", native_event_counts, METH_NOARGS,
      "Counters of the exception and memory profilers (tests, benchmarks)."},
     {NULL, NULL, 0, NULL},

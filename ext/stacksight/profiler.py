@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from stacksight import _exec, _threads
+from stacksight import _exec, _tasks, _threads
 
 
 
@@ -159,6 +159,7 @@ class Profiler:
                 _threads.uninstall()
                 raise ProfilerError(str(exc)) from None
             _exec.install(self)
+            _tasks.install(native)
             self._running = True
             self._started_at = time.monotonic()
             _running_profiler = self
@@ -174,6 +175,7 @@ class Profiler:
             _running_profiler = None
         atexit.unregister(self._stop_at_exit)
         _exec.uninstall()
+        _tasks.uninstall()
         native = _native()
         native.stop(flush=bool(flush))
         _threads.uninstall()

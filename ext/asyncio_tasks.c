@@ -1,0 +1,292 @@
+/* asyncio_tasks.c - suspended asyncio tasks, sampled from the sidecar (see
+ * asyncio_tasks.h). */
+#include "asyncio_tasks.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "../src/common/safe_read.h"
+
+/* Tested on CPython 3.11 only: the await-chain reader of the walker and the
+ * set layout below are that version's. */
+#define SSP_ASYNCIO_SUPPORTED (PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000)
+
+static atomic_ullong task_samples, task_torn;
+
+void ssp_asyncio_counts(unsigned long long *samples, unsigned long long *torn)
+{
+    *samples = atomic_load_explicit(&task_samples, memory_order_relaxed);
+    *torn = atomic_load_explicit(&task_torn, memory_order_relaxed);
+}
+
+#if SSP_ASYNCIO_SUPPORTED
+
+#define NAME_CACHE_SLOTS 4096u          /* task name ids, direct-mapped by task address */
+
+/* A weak reference as the sidecar copies it: the object header, then the
+ * referent (wr_object follows PyObject_HEAD, checked below). */
+typedef struct weakref_head {
+    PyObject head;
+    uintptr_t referent;
+} weakref_head;
+_Static_assert(offsetof(PyWeakReference, wr_object) == sizeof(PyObject),
+               "wr_object right after the object header");
+
+/* Task name already read: valid while the task's name pointer is the same. */
+typedef struct name_slot {
+    uintptr_t task;                  /* task address; 0 = empty */
+    uintptr_t name;                  /* its name object when read */
+    uint32_t id;                     /* interned label */
+} name_slot;
+
+/* Everything the sidecar needs, made with the GIL by ssp_asyncio_attach and
+ * published once complete; freed by ssp_asyncio_detach after the sidecar
+ * stopped. The buffers belong to the sidecar. */
+typedef struct asyncio_state {
+    PyObject *tasks;                 /* strong ref: the set of weak references */
+    PyObject *task_type;             /* strong ref: _asyncio.Task */
+    size_t coro_off, name_off;       /* where a task holds its coroutine and name */
+    size_t span;                     /* bytes read per task: both fields included */
+    setentry *table;                 /* copy of the set's table, table_cap slots */
+    size_t table_cap;
+    uintptr_t *refs;                 /* weak references found, table_cap */
+    weakref_head *heads;             /* copies of the selected ones, PER_TICK */
+    unsigned char *spans;            /* copies of their tasks, PER_TICK x span bytes */
+    struct iovec *local, *remote;    /* scatter-read descriptors, PER_TICK */
+    uint32_t cursor;                 /* rotation through the tasks across ticks */
+    name_slot names[NAME_CACHE_SLOTS];
+} asyncio_state;
+
+static _Atomic(asyncio_state *) attached;
+
+int ssp_asyncio_attached(void)
+{
+    return atomic_load(&attached) != NULL;
+}
+
+/* The one offset in [sizeof(PyObject), size) of `obj` holding `target`;
+ * 0 when none or several do. */
+static size_t find_field(PyObject *obj, size_t size, PyObject *target)
+{
+    size_t found = 0;
+    for (size_t off = sizeof(PyObject); off + sizeof(void *) <= size; off += sizeof(void *)) {
+        PyObject *word;
+        memcpy(&word, (const char *)obj + off, sizeof word);
+        if (word == target) {
+            if (found)
+                return 0;
+            found = off;
+        }
+    }
+    return found;
+}
+
+int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
+                       PyObject *probe_name)
+{
+    if (!PySet_CheckExact(tasks) || !PyType_Check(task_type) || !Py_IS_TYPE(probe, (PyTypeObject *)task_type) ||
+        !PyCoro_CheckExact(probe_coro) || !PyUnicode_CheckExact(probe_name)) {
+        PyErr_SetString(PyExc_TypeError, "asyncio_attach: unexpected argument types");
+        return -1;
+    }
+    if (atomic_load(&attached) != NULL)
+        return 0;
+    size_t size = (size_t)((PyTypeObject *)task_type)->tp_basicsize;
+    size_t coro_off = find_field(probe, size, probe_coro);
+    size_t name_off = find_field(probe, size, probe_name);
+    if (coro_off == 0 || name_off == 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the coroutine and name of an asyncio Task could not be located in it");
+        return -1;
+    }
+    asyncio_state *st = calloc(1, sizeof *st);
+    if (st != NULL) {
+        st->table_cap = 1024;
+        st->table = malloc(st->table_cap * sizeof *st->table);
+        st->refs = malloc(st->table_cap * sizeof *st->refs);
+        st->heads = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->heads);
+        st->local = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->local);
+        st->remote = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->remote);
+        st->span = (coro_off > name_off ? coro_off : name_off) + sizeof(void *);
+        st->spans = malloc(SSP_ASYNCIO_TASKS_PER_TICK * st->span);
+    }
+    if (st == NULL || !st->table || !st->refs || !st->heads || !st->local || !st->remote || !st->spans) {
+        if (st) {
+            free(st->table); free(st->refs); free(st->heads); free(st->local); free(st->remote);
+            free(st->spans);
+        }
+        free(st);
+        PyErr_NoMemory();
+        return -1;
+    }
+    st->tasks = Py_NewRef(tasks);
+    st->task_type = Py_NewRef(task_type);
+    st->coro_off = coro_off;
+    st->name_off = name_off;
+    atomic_store_explicit(&attached, st, memory_order_release);
+    return 0;
+}
+
+void ssp_asyncio_detach(void)
+{
+    asyncio_state *st = atomic_exchange(&attached, NULL);
+    if (st == NULL)
+        return;
+    Py_DECREF(st->tasks);
+    Py_DECREF(st->task_type);
+    free(st->table);
+    free(st->refs);
+    free(st->heads);
+    free(st->local);
+    free(st->remote);
+    free(st->spans);
+    free(st);
+}
+
+/* Copy the set's table; the number of slots, or 0 (empty or unreadable;
+ * *torn set for the latter). */
+static size_t copy_table(asyncio_state *st, int *torn)
+{
+    PySetObject set;
+    if (ss_safe_read(&set, st->tasks, sizeof set)) {
+        *torn = 1;
+        return 0;
+    }
+    size_t slots = (size_t)set.mask + 1;
+    if (set.used <= 0)
+        return 0;
+    if (set.mask <= 0 || (slots & (slots - 1)) || slots > SSP_ASYNCIO_MAX_SLOTS || set.used > set.mask ||
+        !set.table || ((uintptr_t)set.table & 7)) {
+        *torn = 1;
+        return 0;
+    }
+    if (slots > st->table_cap) {
+        setentry *t = realloc(st->table, slots * sizeof *t);
+        if (t == NULL)
+            return 0;
+        st->table = t;
+        uintptr_t *r = realloc(st->refs, slots * sizeof *r);
+        if (r == NULL)
+            return 0;
+        st->refs = r;
+        st->table_cap = slots;
+    }
+    if (ss_safe_read(st->table, set.table, slots * sizeof *st->table)) {
+        *torn = 1;          /* resized while read */
+        return 0;
+    }
+    return slots;
+}
+
+/* The label id of task `task` whose name object is `name`. */
+static uint32_t task_name(asyncio_state *st, ssp_walker *walker, uintptr_t task, uintptr_t name)
+{
+    name_slot *slot = &st->names[(task >> 4) & (NAME_CACHE_SLOTS - 1)];
+    if (slot->task == task && slot->name == name)
+        return slot->id;
+    uint32_t id = ssp_walker_read_label(walker, name);
+    if (id != 0)
+        *slot = (name_slot){task, name, id};
+    return id;
+}
+
+void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
+{
+    asyncio_state *st = atomic_load_explicit(&attached, memory_order_acquire);
+    if (st == NULL || tick->kind != SS_TICK_WALL || tick->wall_ns <= 0)
+        return;
+    int torn = 0;
+    size_t slots = copy_table(st, &torn);
+    uint32_t nrefs = 0;
+    for (size_t i = 0; i < slots; i++) {
+        uintptr_t key = (uintptr_t)st->table[i].key;
+        if (key != 0 && key != (uintptr_t)_PySet_Dummy && !(key & 7))
+            st->refs[nrefs++] = key;
+    }
+    if (torn)
+        atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
+    if (nrefs == 0)
+        return;
+    /* A window of the tasks, rotating: every task is read as often as any
+     * other, each standing for nrefs / take of them. */
+    uint32_t take = nrefs < SSP_ASYNCIO_TASKS_PER_TICK ? nrefs : SSP_ASYNCIO_TASKS_PER_TICK;
+    double weight = (double)nrefs / (double)take;
+    uint32_t start = st->cursor % nrefs;
+    st->cursor = start + take;
+    for (uint32_t k = 0; k < take; k++) {
+        st->local[k] = (struct iovec){&st->heads[k], sizeof st->heads[k]};
+        st->remote[k] = (struct iovec){(void *)st->refs[(start + k) % nrefs], sizeof st->heads[k]};
+    }
+    size_t ok = ss_safe_readv(st->local, st->remote, take);
+    for (size_t k = ok; k < take; k++)        /* after a failed one: one by one */
+        if (ss_safe_read(&st->heads[k], st->remote[k].iov_base, sizeof st->heads[k]))
+            memset(&st->heads[k], 0, sizeof st->heads[k]);
+    int64_t values[SS_VALUE_KINDS];
+    memset(values, 0, sizeof values);
+    values[SS_WALL_SAMPLES] = llround(weight) > 0 ? llround(weight) : 1;
+    values[SS_WALL_TIME] = llround((double)tick->wall_ns * weight);
+    /* The live tasks, in one more scatter read. */
+    uint32_t ntasks = 0;
+    uintptr_t tasks[SSP_ASYNCIO_TASKS_PER_TICK];
+    for (uint32_t k = 0; k < take; k++) {
+        const weakref_head *ref = &st->heads[k];
+        uintptr_t task = ref->referent;
+        if (ref->head.ob_type != &_PyWeakref_RefType || task == 0 || task == (uintptr_t)Py_None ||
+            (task & 7))
+            continue;                     /* not a weak reference now, or the task is gone */
+        st->local[ntasks] = (struct iovec){st->spans + (size_t)ntasks * st->span, st->span};
+        st->remote[ntasks] = (struct iovec){(void *)task, st->span};
+        tasks[ntasks++] = task;
+    }
+    ok = ntasks ? ss_safe_readv(st->local, st->remote, ntasks) : 0;
+    for (uint32_t k = 0; k < ntasks; k++) {
+        uintptr_t task = tasks[k];
+        const unsigned char *buf = st->spans + (size_t)k * st->span;
+        if (k >= ok && ss_safe_read(st->spans + (size_t)k * st->span, (const void *)task, st->span)) {
+            atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
+            continue;
+        }
+        PyObject head;
+        uintptr_t coro, name;
+        memcpy(&head, buf, sizeof head);
+        memcpy(&coro, buf + st->coro_off, sizeof coro);
+        memcpy(&name, buf + st->name_off, sizeof name);
+        if (head.ob_type != (PyTypeObject *)st->task_type || coro == 0)
+            continue;                     /* a Task subclass, or not a task any more */
+        ssp_thread_stack stack;
+        int got = ssp_walker_await_chain(walker, coro, &stack);
+        if (got < 0) {
+            atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
+            tick->samples_torn++;
+            continue;
+        }
+        if (got == 0 || stack.nframes == 0)
+            continue;                     /* running (on its thread's stack) or not started */
+        ss_labels labels;
+        memset(&labels, 0, sizeof labels);
+        labels.task_name = task_name(st, walker, task, name);
+        labels.task_id = (int64_t)task;
+        ss_aggregator_add(tick->agg, stack.frames, stack.nframes, &labels, values);
+        atomic_fetch_add_explicit(&task_samples, 1, memory_order_relaxed);
+    }
+}
+
+#else   /* !SSP_ASYNCIO_SUPPORTED */
+
+int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
+                       PyObject *probe_name)
+{
+    (void)tasks; (void)task_type; (void)probe; (void)probe_coro; (void)probe_name;
+    PyErr_Format(PyExc_RuntimeError, "asyncio task sampling supports CPython 3.11 only; this is %d.%d",
+                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    return -1;
+}
+
+int ssp_asyncio_attached(void) { return 0; }
+void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick) { (void)walker; (void)tick; }
+void ssp_asyncio_detach(void) {}
+
+#endif

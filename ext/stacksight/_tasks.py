@@ -1,0 +1,116 @@
+"""asyncio tasks for the sampler, which reads them without the GIL.
+
+When asyncio is imported (at start, or later: a finder on sys.meta_path
+notices asyncio.tasks being loaded), the native sampler is given asyncio's
+set of live tasks and one probe task from which it learns where a Task keeps
+its coroutine and name (see ext/asyncio_tasks.h). A program that never
+imports asyncio only pays for the finder's name check per import."""
+import sys
+
+_native = None
+_warned = False
+
+
+class _ProbeLoop:
+    """Just enough of an event loop for a Task that is never run."""
+
+    def get_debug(self):
+        return False
+
+    def call_soon(self, callback, *args, context=None):
+        return None
+
+
+async def _probe_coroutine():
+    pass
+
+
+def _attach():
+    global _warned
+    native = _native
+    if native is None:
+        return
+    try:
+        import _asyncio
+        tasks_module = sys.modules["asyncio.tasks"]
+        tasks = getattr(_asyncio, "_all_tasks", None)
+        if tasks is None or getattr(tasks_module, "_all_tasks", None) is not tasks:
+            raise RuntimeError("asyncio does not keep its tasks in _asyncio._all_tasks here")
+        coro = _probe_coroutine()
+        name = "stacksight-probe-" + str(id(coro))
+        probe = _asyncio.Task(coro, loop=_ProbeLoop(), name=name)
+        try:
+            native.asyncio_attach(tasks.data, _asyncio.Task, probe, coro, name)
+        finally:
+            probe._log_destroy_pending = False
+            tasks.discard(probe)
+            coro.close()
+    except Exception as exc:
+        if not _warned:
+            _warned = True
+            from stacksight.profiler import logger
+            logger().warning("stacksight: asyncio tasks are not sampled (wall time of waiting "
+                             "coroutines stays on the event loop's thread): %s", exc)
+
+
+class _AttachAfterExec:
+    """The loader of asyncio.tasks, calling _attach once the module ran."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        _uninstall_finder()
+        _attach()
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+class _AsyncioFinder:
+    """On sys.meta_path until asyncio.tasks is imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "asyncio.tasks":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _AttachAfterExec(spec.loader)
+                return spec
+        return None
+
+
+_finder = _AsyncioFinder()
+
+
+def _uninstall_finder():
+    try:
+        sys.meta_path.remove(_finder)
+    except ValueError:
+        pass
+
+
+def install(native):
+    global _native
+    _native = native
+    if "asyncio.tasks" in sys.modules:
+        _attach()
+    elif _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def uninstall():
+    global _native
+    _native = None
+    _uninstall_finder()
