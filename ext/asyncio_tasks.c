@@ -193,6 +193,38 @@ static uint32_t task_name(asyncio_state *st, ssp_walker *walker, uintptr_t task,
     return id;
 }
 
+/* The tasks of one tick whose chains are read, and what a sample of each
+ * is worth. */
+typedef struct sample_context {
+    asyncio_state *st;
+    ssp_walker *walker;
+    ss_tick *tick;
+    int64_t values[SS_VALUE_KINDS];  /* wall time and samples one task stands for */
+    uint32_t n;
+    uintptr_t task[SSP_ASYNCIO_TASKS_PER_TICK];
+    uintptr_t coro[SSP_ASYNCIO_TASKS_PER_TICK];
+    uint32_t name_id[SSP_ASYNCIO_TASKS_PER_TICK]; /* read before the chains: the visitor
+                                                   * runs under the walker's lock */
+} sample_context;
+
+static void add_task_sample(void *arg, uint32_t i, int result, const ssp_thread_stack *stack)
+{
+    sample_context *sc = arg;
+    if (result < 0) {
+        atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
+        sc->tick->samples_torn++;
+        return;
+    }
+    if (result == 0 || stack->nframes == 0)
+        return;                          /* running (on its thread's stack) or not started */
+    ss_labels labels;
+    memset(&labels, 0, sizeof labels);
+    labels.task_name = sc->name_id[i];
+    labels.task_id = (int64_t)sc->task[i];
+    ss_aggregator_add(sc->tick->agg, stack->frames, stack->nframes, &labels, sc->values);
+    atomic_fetch_add_explicit(&task_samples, 1, memory_order_relaxed);
+}
+
 void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
 {
     asyncio_state *st = atomic_load_explicit(&attached, memory_order_acquire);
@@ -224,10 +256,14 @@ void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
     for (size_t k = ok; k < take; k++)        /* after a failed one: one by one */
         if (ss_safe_read(&st->heads[k], st->remote[k].iov_base, sizeof st->heads[k]))
             memset(&st->heads[k], 0, sizeof st->heads[k]);
-    int64_t values[SS_VALUE_KINDS];
-    memset(values, 0, sizeof values);
-    values[SS_WALL_SAMPLES] = llround(weight) > 0 ? llround(weight) : 1;
-    values[SS_WALL_TIME] = llround((double)tick->wall_ns * weight);
+    sample_context sc;
+    sc.st = st;
+    sc.walker = walker;
+    sc.tick = tick;
+    sc.n = 0;
+    memset(sc.values, 0, sizeof sc.values);
+    sc.values[SS_WALL_SAMPLES] = llround(weight) > 0 ? llround(weight) : 1;
+    sc.values[SS_WALL_TIME] = llround((double)tick->wall_ns * weight);
     /* The live tasks, in one more scatter read. */
     uint32_t ntasks = 0;
     uintptr_t tasks[SSP_ASYNCIO_TASKS_PER_TICK];
@@ -256,22 +292,12 @@ void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
         memcpy(&name, buf + st->name_off, sizeof name);
         if (head.ob_type != (PyTypeObject *)st->task_type || coro == 0)
             continue;                     /* a Task subclass, or not a task any more */
-        ssp_thread_stack stack;
-        int got = ssp_walker_await_chain(walker, coro, &stack);
-        if (got < 0) {
-            atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
-            tick->samples_torn++;
-            continue;
-        }
-        if (got == 0 || stack.nframes == 0)
-            continue;                     /* running (on its thread's stack) or not started */
-        ss_labels labels;
-        memset(&labels, 0, sizeof labels);
-        labels.task_name = task_name(st, walker, task, name);
-        labels.task_id = (int64_t)task;
-        ss_aggregator_add(tick->agg, stack.frames, stack.nframes, &labels, values);
-        atomic_fetch_add_explicit(&task_samples, 1, memory_order_relaxed);
+        sc.task[sc.n] = task;
+        sc.name_id[sc.n] = task_name(st, walker, task, name);
+        sc.coro[sc.n++] = coro;
     }
+    if (sc.n > 0)
+        ssp_walker_await_chains(walker, sc.coro, sc.n, add_task_sample, &sc);
 }
 
 #else   /* !SSP_ASYNCIO_SUPPORTED */

@@ -31,7 +31,7 @@
 #include "cpython_walker.h"
 #include "../src/common/sampler.h"
 
-#define SSP_ASYNCIO_TASKS_PER_TICK 256u
+#define SSP_ASYNCIO_TASKS_PER_TICK SSP_AWAIT_BATCH   /* 256 */
 #define SSP_ASYNCIO_MAX_SLOTS (1u << 17)   /* set tables read at most; bigger = skipped */
 
 /* With the GIL, while the profiler runs. `tasks` is the set inside

@@ -210,6 +210,8 @@ struct ssp_walker {
     PyThreadState *prefetch_buf;      /* SSP_PREFETCH_THREADS copies */
     uint32_t nprefetch;               /* addresses recorded by the last walk */
 
+    struct ssp_chain_bufs *chain_bufs; /* ssp_walker_await_chains' buffers, NULL until used */
+
     /* --- capture state, guarded by the GIL --- */
     ssp_code_cache capture_cache;
 
@@ -1087,6 +1089,7 @@ void ssp_walker_free(ssp_walker *w)
     free(w->vremote);
     free(w->ventry);
     free(w->prefetch_buf);
+    free(w->chain_bufs);
     pthread_mutex_destroy(&w->walk_lock);
     free(w);
 }
@@ -1312,102 +1315,162 @@ torn:
 /* ---- await chains of suspended coroutines -------------------------------- */
 
 #define SSP_MAX_AWAIT_DEPTH 256u   /* coroutines followed per chain; deeper = torn */
+#define SSP_CHAIN_STORED 32u       /* frames kept per chain; further ones only counted */
 #define SSP_GEN_HDR (offsetof(PyGenObject, gi_iframe) + SSP_FRAME_SPECIALS)
 #define SSP_GEN_STACK_SLOTS 24u    /* locals + value stack slots read with the object */
+#define SSP_GEN_READ (SSP_GEN_HDR + SSP_GEN_STACK_SLOTS * sizeof(PyObject *))
 
-int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st)
+/* One chain being followed by ssp_walker_await_chains. */
+typedef struct ssp_chain {
+    uintptr_t obj;                   /* next object to read; 0 = the chain ended */
+    int result;                      /* 1 while followed / read, 0 not suspended, -1 torn */
+    uint32_t nstored;                /* frames in code/instr, outermost first */
+    uint32_t beyond;                 /* further frames only counted */
+    uintptr_t code[SSP_CHAIN_STORED];
+    uintptr_t instr[SSP_CHAIN_STORED];
+} ssp_chain;
+
+/* Sidecar buffers of ssp_walker_await_chains, made at its first call. */
+typedef struct ssp_chain_bufs {
+    ssp_chain chains[SSP_AWAIT_BATCH];
+    unsigned char objs[SSP_AWAIT_BATCH][SSP_GEN_READ];
+    size_t got[SSP_AWAIT_BATCH];     /* bytes of objs[k] read */
+    uint32_t active[SSP_AWAIT_BATCH];
+    struct iovec local[SSP_AWAIT_BATCH], remote[SSP_AWAIT_BATCH];
+} ssp_chain_bufs;
+
+/* One step of chain `c` whose current object was copied into buf (got
+ * bytes): record its frame and find what it awaits. */
+static void chain_step(ssp_chain *c, const unsigned char *buf, size_t got)
 {
+    uintptr_t obj = c->obj;
+    c->obj = 0;
+    if (got < SSP_GEN_HDR) {
+        c->result = -1;
+        return;
+    }
+    PyObject head;
+    memcpy(&head, buf, sizeof head);
+    int is_coro = head.ob_type == &PyCoro_Type;
+    if (!is_coro && head.ob_type != &PyGen_Type)
+        return;                          /* a future, a task or another awaitable: the end */
+    int8_t state;
+    memcpy(&state, buf + offsetof(PyGenObject, gi_frame_state), sizeof state);
+    if (state != FRAME_SUSPENDED) {
+        /* The outermost one running or not started: no chain of its own
+         * (a running one is on its thread's stack). Further in, a frame
+         * that is neither suspended nor running means it moved while read. */
+        int outermost = c->nstored == 0 && c->beyond == 0;
+        c->result = (outermost || state == FRAME_EXECUTING) ? 0 : -1;
+        return;
+    }
+    _PyInterpreterFrame fr;
+    memcpy(&fr, buf + offsetof(PyGenObject, gi_iframe), SSP_FRAME_SPECIALS);
+    uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
+    if (!code || (code & 7) || (prev & 1) || !prev || fr.stacktop < 1 || fr.stacktop > (1 << 20) ||
+        c->nstored + c->beyond >= SSP_MAX_AWAIT_DEPTH) {
+        c->result = -1;
+        return;
+    }
+    if (c->nstored < SSP_CHAIN_STORED) {
+        c->code[c->nstored] = code;
+        c->instr[c->nstored++] = prev;
+    } else {
+        c->beyond++;
+    }
+    /* What it awaits, as _PyGen_yf finds it: suspended in an await or a
+     * yield from, the next instruction is a RESUME with oparg >= 2 and the
+     * awaited object is on top of the frame's value stack. A coroutine can
+     * only be suspended in an await, so only generators (which may be at a
+     * bare yield) need the instruction read. */
+    if (!is_coro) {
+        _Py_CODEUNIT next;
+        if (ss_safe_read(&next, (const void *)(prev + sizeof next), sizeof next)) {
+            c->result = -1;
+            return;
+        }
+        int op = _Py_OPCODE(next);
+        if ((op != RESUME && op != RESUME_QUICK) || _Py_OPARG(next) < 2)
+            return;
+    }
+    size_t top = offsetof(PyGenObject, gi_iframe) + offsetof(_PyInterpreterFrame, localsplus) +
+                 (size_t)(fr.stacktop - 1) * sizeof(PyObject *);
+    uintptr_t awaited;
+    if (top + sizeof awaited <= got)
+        memcpy(&awaited, buf + top, sizeof awaited);
+    else if (ss_safe_read(&awaited, (const void *)(obj + top), sizeof awaited)) {
+        c->result = -1;
+        return;
+    }
+    if (awaited == 0 || (awaited & 7) || awaited > SSP_MAX_USER_ADDR) {
+        c->result = -1;
+        return;
+    }
+    c->obj = awaited;
+}
+
+void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
+                             ssp_chain_visit_fn visit, void *arg)
+{
+    if (n > SSP_AWAIT_BATCH)
+        n = SSP_AWAIT_BATCH;
     pthread_mutex_lock(&w->walk_lock);
-    st->frames = w->out;
-    st->nframes = 0;
-    st->torn = 0;
-    st->unchanged = 0;
-    w->walk_cache.epoch++;
-    int result = 1;
-    uint32_t n = 0;
-    uint64_t beyond = 0;
-    /* Outermost first while following the chain; reversed below. */
-    for (uintptr_t obj = coro; obj != 0;) {
-        if ((obj & 7) || obj > SSP_MAX_USER_ADDR || n + beyond >= SSP_MAX_AWAIT_DEPTH)
-            goto torn;
-        /* The object and, in the same read, the first slots of its frame's
-         * value stack, where the awaited object usually is. */
-        unsigned char buf[SSP_GEN_HDR + SSP_GEN_STACK_SLOTS * sizeof(PyObject *)];
-        size_t got = ss_safe_read_partial(buf, (const void *)obj, sizeof buf);
-        if (got < SSP_GEN_HDR)
-            goto torn;
-        PyObject head;
-        memcpy(&head, buf, sizeof head);
-        int is_coro = head.ob_type == &PyCoro_Type;
-        if (!is_coro && head.ob_type != &PyGen_Type)
-            break;                       /* a future, a task or another awaitable: the end */
-        int8_t state;
-        memcpy(&state, buf + offsetof(PyGenObject, gi_frame_state), sizeof state);
-        if (state != FRAME_SUSPENDED) {
-            /* The outermost one running or not started: no chain of its own
-             * (a running one is on its thread's stack). Further in, a frame
-             * that is not suspended means the chain moved while read. */
-            if ((n == 0 && beyond == 0) || state == FRAME_EXECUTING) {
-                result = 0;
-                goto done;
-            }
-            goto torn;
-        }
-        _PyInterpreterFrame fr;
-        memcpy(&fr, buf + offsetof(PyGenObject, gi_iframe), SSP_FRAME_SPECIALS);
-        uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
-        if (!code || (code & 7) || (prev & 1) || !prev || fr.stacktop < 1 || fr.stacktop > (1 << 20))
-            goto torn;
-        ssp_raw_frame r = {code, prev, FRAME_OWNED_BY_GENERATOR, SSP_RAW_PENDING, NULL, {0, 0}};
-        if (n < w->raw_cap)
-            w->raw[n++] = r;
-        else
-            beyond++;
-        /* What it awaits, as _PyGen_yf finds it: suspended in an await or a
-         * yield from, the next instruction is a RESUME with oparg >= 2 and
-         * the awaited object is on top of the frame's value stack. A
-         * coroutine can only be suspended in an await, so only generators
-         * (a bare yield) need the instruction read. */
-        if (!is_coro) {
-            _Py_CODEUNIT next;
-            if (ss_safe_read(&next, (const void *)(prev + sizeof next), sizeof next))
-                goto torn;
-            int op = _Py_OPCODE(next);
-            if ((op != RESUME && op != RESUME_QUICK) || _Py_OPARG(next) < 2)
-                break;
-        }
-        size_t top = offsetof(PyGenObject, gi_iframe) + offsetof(_PyInterpreterFrame, localsplus) +
-                     (size_t)(fr.stacktop - 1) * sizeof(PyObject *);
-        if (top + sizeof obj <= got) {
-            memcpy(&obj, buf + top, sizeof obj);
-        } else if (ss_safe_read(&obj, (const void *)(obj + top), sizeof obj)) {
-            goto torn;
-        }
+    if (w->chain_bufs == NULL && (w->chain_bufs = malloc(sizeof *w->chain_bufs)) == NULL) {
+        pthread_mutex_unlock(&w->walk_lock);
+        return;
     }
-    if (n == 0 && beyond == 0) {
-        result = 0;
-        goto done;
+    ssp_chain_bufs *b = w->chain_bufs;
+    uint32_t nactive = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ssp_chain *c = &b->chains[i];
+        c->obj = coros[i];
+        c->result = (coros[i] && !(coros[i] & 7) && coros[i] <= SSP_MAX_USER_ADDR) ? 1 : -1;
+        c->nstored = c->beyond = 0;
+        if (c->result == 1)
+            b->active[nactive++] = i;
     }
-    /* Leaf first: the innermost coroutine, then the ones awaiting it. The
-     * outermost frames beyond raw_cap were only counted. */
-    for (uint32_t i = 0; i < n / 2; i++) {
-        ssp_raw_frame t = w->raw[i];
-        w->raw[i] = w->raw[n - 1 - i];
-        w->raw[n - 1 - i] = t;
+    /* Level by level: one scatter read copies the current object of every
+     * chain still being followed. */
+    while (nactive > 0) {
+        for (uint32_t k = 0; k < nactive; k++) {
+            b->local[k] = (struct iovec){b->objs[k], SSP_GEN_READ};
+            b->remote[k] = (struct iovec){(void *)b->chains[b->active[k]].obj, SSP_GEN_READ};
+        }
+        size_t ok = ss_safe_readv(b->local, b->remote, nactive);
+        uint32_t still = 0;
+        for (uint32_t k = 0; k < nactive; k++) {
+            ssp_chain *c = &b->chains[b->active[k]];
+            /* Past the first failure (an object near the end of a mapping,
+             * say), each is read alone, as far as it can be. */
+            size_t got = k < ok ? SSP_GEN_READ
+                                : ss_safe_read_partial(b->objs[k], (const void *)c->obj, SSP_GEN_READ);
+            chain_step(c, b->objs[k], got);
+            if (c->result == 1 && c->obj != 0)
+                b->active[still++] = b->active[k];
+        }
+        nactive = still;
     }
     cache_drain_free_log(&w->walk_cache);
-    resolve_raw(w, n, beyond, st);
-    if (st->torn)
-        result = -1;
-    goto done;
-torn:
-    st->torn = 1;
-    st->nframes = 0;
-    result = -1;
-done:
-    stats_add(w, 0, result != 0, st->nframes, (uint64_t)(result < 0), &w->walk_cache);
+    for (uint32_t i = 0; i < n; i++) {
+        ssp_chain *c = &b->chains[i];
+        ssp_thread_stack st = {0, 0, w->out, 0, 0, 0};
+        int result = c->result == 1 && c->nstored == 0 ? 0 : c->result;
+        if (result == 1) {
+            /* Leaf first: the innermost coroutine, then those awaiting it. */
+            w->walk_cache.epoch++;
+            for (uint32_t k = 0; k < c->nstored; k++)
+                w->raw[k] = (ssp_raw_frame){c->code[c->nstored - 1 - k], c->instr[c->nstored - 1 - k],
+                                            FRAME_OWNED_BY_GENERATOR, SSP_RAW_PENDING, NULL, {0, 0}};
+            resolve_raw(w, c->nstored < w->raw_cap ? c->nstored : w->raw_cap, c->beyond, &st);
+            if (st.torn)
+                result = -1;
+        } else if (result < 0) {
+            st.torn = 1;
+        }
+        stats_add(w, 0, result != 0, st.nframes, (uint64_t)(result < 0), &w->walk_cache);
+        visit(arg, i, result, &st);
+    }
     pthread_mutex_unlock(&w->walk_lock);
-    return result;
 }
 
 uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str)
@@ -1563,12 +1626,10 @@ void ssp_walker_set_validation(ssp_walker *w, int by_read)
 
 void ssp_walker_after_fork_child(ssp_walker *w) { (void)w; }
 
-int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st)
+void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
+                             ssp_chain_visit_fn visit, void *arg)
 {
-    (void)w; (void)coro;
-    st->nframes = 0;
-    st->torn = 1;
-    return -1;
+    (void)w; (void)coros; (void)n; (void)visit; (void)arg;
 }
 
 uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str)

@@ -120,17 +120,23 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid);
  * `st` is filled as for a visit (frames valid until the next walker call). */
 void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_thread_stack *st);
 
-/* Sidecar, NO GIL: the await chain of the coroutine object at `coro` (a
- * task's coroutine): the innermost awaiting coroutine first, then each one
- * awaiting it, out to `coro` itself, as a thread stack would be. Returns 1
- * with st->frames/nframes filled (valid until the next walker call), 0 when
- * `coro` is not suspended (running - then it is on its thread's stack -, not
- * started or finished), -1 (st->torn) when the chain could not be read
- * consistently. */
-int ssp_walker_await_chain(ssp_walker *w, uintptr_t coro, ssp_thread_stack *st);
+/* Sidecar, NO GIL: the await chains of the coroutine objects coros[0..n)
+ * (tasks' coroutines; n <= SSP_AWAIT_BATCH, more are ignored), read level by
+ * level with one scatter read per level for all of them. For each,
+ * visit(arg, i, result, st): result 1 with st->frames/nframes (the innermost
+ * awaiting coroutine first, then each one awaiting it, out to coros[i], as a
+ * thread stack would be; valid during the call), 0 when coros[i] is not
+ * suspended (running - then it is on its thread's stack -, not started or
+ * finished), -1 (st->torn) when its chain could not be read consistently.
+ * visit runs under the walker's lock: it must not call the walker. */
+#define SSP_AWAIT_BATCH 256u
+typedef void (*ssp_chain_visit_fn)(void *arg, uint32_t i, int result, const ssp_thread_stack *st);
+void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
+                             ssp_chain_visit_fn visit, void *arg);
 
 /* Sidecar, NO GIL: the str object at `str` interned as a label value (see
- * ss_intern_label); 0 if it cannot be read. */
+ * ss_intern_label); 0 if it cannot be read. Not from inside a visitor (the
+ * walker's lock is held there). */
 uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str);
 
 /* How the sidecar knows a cached code object is still the same object.
