@@ -407,6 +407,7 @@ static VALUE native_stats(VALUE self)
     PUT("skipped", rt_stat_skipped());
     PUT("torn", rt_stat_torn());
     PUT("allocation_samples_dropped", ev_allocations_dropped());
+    PUT("heap_samples_untracked", ev_allocations_untracked());
     PUT("cpu_slices", rt_stat_slices());
     PUT("cpu_captures", rt_stat_attached());
     PUT("cpu_timers", s.sampler.cpu_timers);
