@@ -18,5 +18,11 @@ tar -C "$root" -cf - --exclude='*.so' --exclude='build_status.txt' \
     gem src proto tests/ruby Rakefile stacksight.gemspec | tar -C "$dest" -xf -
 "$root/tests/chroot/chroot.sh" ensure "$name" >/dev/null
 cd "$dest"
-exec "$root/tests/chroot/chroot.sh" run "$name" --bind "$dest" -- \
-  env RUBY_UNDER_TEST="$ruby" "$ruby" /usr/bin/rake "${@:-test}"
+binds=(--bind "$dest")
+# tests/ruby/test_process.rb reads profiles with `go tool pprof` as well.
+[ -d /usr/local/go ] && binds+=(--bind /usr/local/go)
+# The chroot starts from an empty environment; TEST (one file) passes through.
+envs=()
+[ -n "${TEST:-}" ] && envs+=("TEST=$TEST")
+exec "$root/tests/chroot/chroot.sh" run "$name" "${binds[@]}" -- \
+  env "${envs[@]}" "$ruby" /usr/bin/rake "${@:-test}"

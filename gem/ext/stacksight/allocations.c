@@ -390,11 +390,13 @@ static void before_fork(void) { pthread_mutex_lock(&heap_lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&heap_lock); }
 static void after_fork_child(void) { pthread_mutex_init(&heap_lock, NULL); }
 
+static VALUE native_allocations_off(VALUE self, VALUE why);
+
 void ev_allocations_init(VALUE mNative)
 {
-    (void)mNative;
     newobj_hook = rb_tracepoint_new(Qnil, RUBY_INTERNAL_EVENT_NEWOBJ, on_newobj, NULL);
     rb_gc_register_address(&newobj_hook);
+    rb_define_singleton_method(mNative, "allocations_off", native_allocations_off, 1);
     freeobj_hook = rb_tracepoint_new(Qnil, RUBY_INTERNAL_EVENT_FREEOBJ, on_freeobj, NULL);
     rb_gc_register_address(&freeobj_hook);
     rb_gc_register_mark_object(TypedData_Wrap_Struct(rb_cObject, &root_type, &root_data));
@@ -466,6 +468,18 @@ void ev_allocations_stop(void)
     if (!NIL_P(freeobj_hook))
         rb_tracepoint_disable(freeobj_hook);
     heap_clear();
+}
+
+/* Stacksight::Native.allocations_off(why) - switch the memory profiles off
+ * for good (this run), saying why; true if they were on. */
+static VALUE native_allocations_off(VALUE self, VALUE why)
+{
+    (void)self;
+    if (!al_on && !heap_on)
+        return Qfalse;
+    ev_allocations_stop();
+    ev_fail("allocation", StringValueCStr(why));
+    return Qtrue;
 }
 
 unsigned long long ev_allocations_dropped(void) { return dropped; }

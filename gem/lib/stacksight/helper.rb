@@ -73,6 +73,7 @@ module Stacksight
           end
           resolved = Native.resolve
           Stacksight.drain_logs
+          Stacksight.check_ractors
           quiet = woken || resolved > 0 ? 0 : quiet + 1
         end
       rescue IOError, SystemCallError
