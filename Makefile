@@ -16,7 +16,7 @@ CFLAGS_CORE = -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g 
 	-I$(GEN) -Isrc/common $(shell pkg-config --cflags libcurl libprotobuf-c zlib 2>/dev/null)
 LIBS_CORE = $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null) -lpthread -lm
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
-SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-protobuf libcurl4-openssl-dev \
+SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest libcurl4-openssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap ca-certificates
 export PATH := $(PATH):/usr/local/go/bin
 

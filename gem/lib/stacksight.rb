@@ -25,6 +25,9 @@ module Stacksight
   end
 
   LOG_LEVELS = [Logger::DEBUG, Logger::INFO, Logger::WARN].freeze
+  # The Rubies the suite runs on (make test-rubies); on others the profiler
+  # refuses to start, with a warning, and the application runs unprofiled.
+  SUPPORTED_RUBIES = %w[3.1 3.3 3.4].freeze
 
   class << self
     # Stacksight's own Logger (warnings of the profiler); replace it freely.
@@ -36,7 +39,9 @@ module Stacksight
     # Why this process cannot be profiled, or nil.
     def unsupported_reason
       return "#{RUBY_ENGINE} is not supported (MRI Ruby on Linux only)" unless RUBY_ENGINE == "ruby"
-      return "Ruby #{RUBY_VERSION} is not supported (3.1 or newer)" if Gem::Version.new(RUBY_VERSION) < Gem::Version.new("3.1")
+      unless SUPPORTED_RUBIES.include?(RUBY_VERSION[/\A\d+\.\d+/])
+        return "Ruby #{RUBY_VERSION} is not supported (tested on #{SUPPORTED_RUBIES.join(', ')})"
+      end
       return NATIVE_ERROR if NATIVE_ERROR
       if defined?(RubyVM::YJIT) && RubyVM::YJIT.respond_to?(:enabled?) && RubyVM::YJIT.enabled?
         return "YJIT is enabled; stacks are read from a signal handler, which YJIT's frames do not support safely"

@@ -45,6 +45,8 @@ class TestAllocations < Minitest::Test
     assert_in_delta 40_000, allocs["Widget"], 40_000 * 0.15, allocs.inspect
     assert_in_delta 10_000, allocs["Gadget"], 10_000 * 0.15, allocs.inspect
     assert_in_delta 4.0, allocs["Widget"].to_f / allocs["Gadget"], 0.6
+    puts "\n  Ruby #{RUBY_VERSION} allocations (true 40000:10000): #{allocs['Widget']}:#{allocs['Gadget']}" \
+         " = #{(allocs['Widget'].to_f / allocs['Gadget']).round(2)}:1"
     space = by_class(s, "alloc-space")
     assert_operator space["Widget"], :>=, allocs["Widget"] * 40
     live = by_class(s, "heap-live-samples")
@@ -94,6 +96,8 @@ class TestAllocations < Minitest::Test
       assert_in_delta 160_000, allocs["Four"], 160_000 * 0.15, allocs.inspect
       assert_in_delta 40_000, allocs["One"], 40_000 * 0.15, allocs.inspect
       assert_in_delta 4.0, allocs["Four"].to_f / allocs["One"], 0.6
+      puts "\n  Ruby #{RUBY_VERSION} allocations with a full heap table (true 160000:40000): " \
+           "#{allocs['Four']}:#{allocs['One']} = #{(allocs['Four'].to_f / allocs['One']).round(2)}:1"
       assert_match(/heap profile tracks at most 32768 sampled objects/, err)
     end
   end
