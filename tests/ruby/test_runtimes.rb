@@ -106,8 +106,8 @@ class TestRuntimes < Minitest::Test
       require "stacksight"
       Stacksight.start
       Warning[:experimental] = false
-      def fifty = (x = 0; 500_000.times { |i| x += i }; x)
-      def twenty = (x = 0; 200_000.times { |i| x += i }; x)
+      def fifty = (x = 0; 2_500_000.times { |i| x += i }; x)
+      def twenty = (x = 0; 1_000_000.times { |i| x += i }; x)
       def strings = Array.new(1000) { |i| "m\#{i}" }
       r = Ractor.new do
         m = Mutex.new
