@@ -17,7 +17,7 @@ CFLAGS_CORE = -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g 
 # libcurl is not linked: src/common/curl_loader.c loads it at the first upload.
 LIBS_CORE = $(shell pkg-config --libs libprotobuf-c zlib 2>/dev/null) -ldl -lpthread -lm
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
-SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest ruby-google-protobuf libcurl4-openssl-dev \
+SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest libcurl4-openssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap ca-certificates
 export PATH := $(PATH):/usr/local/go/bin
 

@@ -25,6 +25,9 @@ module Stacksight
   end
 
   LOG_LEVELS = [Logger::DEBUG, Logger::INFO, Logger::WARN].freeze
+  # The Rubies the suite runs on (make test-rubies); on others the profiler
+  # refuses to start, with a warning, and the application runs unprofiled.
+  SUPPORTED_RUBIES = %w[3.1 3.3 3.4].freeze
 
   class << self
     # Stacksight's own Logger (warnings of the profiler); replace it freely.
@@ -36,11 +39,39 @@ module Stacksight
     # Why this process cannot be profiled, or nil.
     def unsupported_reason
       return "#{RUBY_ENGINE} is not supported (MRI Ruby on Linux only)" unless RUBY_ENGINE == "ruby"
-      return "Ruby #{RUBY_VERSION} is not supported (3.1 or newer)" if Gem::Version.new(RUBY_VERSION) < Gem::Version.new("3.1")
+      unless SUPPORTED_RUBIES.include?(RUBY_VERSION[/\A\d+\.\d+/])
+        return "Ruby #{RUBY_VERSION} is not supported (tested on #{SUPPORTED_RUBIES.join(', ')})"
+      end
       return NATIVE_ERROR if NATIVE_ERROR
       if defined?(RubyVM::YJIT) && RubyVM::YJIT.respond_to?(:enabled?) && RubyVM::YJIT.enabled?
         return "YJIT is enabled; stacks are read from a signal handler, which YJIT's frames do not support safely"
       end
+      if mn_threads?
+        return "RUBY_MN_THREADS is on: Ruby threads share native threads (M:N), and the profiler " \
+               "signals and times native threads, so it would charge one thread's time to another"
+      end
+      nil
+    end
+
+    # Ruby 3.3+ reads RUBY_MN_THREADS once, at boot (atoi > 0 turns M:N on
+    # for the main Ractor). The process's initial environment is what it read,
+    # whatever ENV became since.
+    def mn_threads?
+      return false if Gem::Version.new(RUBY_VERSION) < Gem::Version.new("3.3")
+      entry = File.binread("/proc/self/environ").split("\0").find { |kv| kv.start_with?("RUBY_MN_THREADS=") }
+      entry ? entry.split("=", 2)[1].to_i > 0 : false
+    rescue SystemCallError
+      ENV["RUBY_MN_THREADS"].to_i > 0
+    end
+
+    # Threads of Ractors other than the main one are not in the thread table
+    # (Thread.list and TracePoints are per Ractor): say so once, they run on.
+    def check_ractors
+      return if @ractors_warned || !defined?(Ractor) || !Ractor.respond_to?(:count) || Ractor.count <= 1
+      @ractors_warned = true
+      logger.warn("stacksight: Ractors are running; only the main Ractor is profiled " \
+                  "(code in other Ractors gets no CPU, wall, lock, exception or allocation samples)")
+    rescue StandardError
       nil
     end
 

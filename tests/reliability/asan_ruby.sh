@@ -14,7 +14,7 @@ cc=${CC:-gcc}
 san="-fsanitize=address,undefined -fno-omit-frame-pointer"
 mkdir -p "$dest/ext-build"
 rm -rf "$dest/gem" "$dest/src" "$dest/proto" "$dest/tests"
-tar -C "$root" -cf - --exclude='*.so' gem src proto tests/ruby | tar -C "$dest" -xf -
+tar -C "$root" -cf - --exclude='*.so' gem src proto tests/ruby stacksight.gemspec | tar -C "$dest" -xf -
 (
   cd "$dest/ext-build"
   ruby "$dest/gem/ext/stacksight/extconf.rb" >extconf.log 2>&1 || { cat extconf.log; exit 1; }

@@ -45,6 +45,8 @@ class TestAllocations < Minitest::Test
     assert_in_delta 40_000, allocs["Widget"], 40_000 * 0.15, allocs.inspect
     assert_in_delta 10_000, allocs["Gadget"], 10_000 * 0.15, allocs.inspect
     assert_in_delta 4.0, allocs["Widget"].to_f / allocs["Gadget"], 0.6
+    puts "\n  Ruby #{RUBY_VERSION} allocations (true 40000:10000): #{allocs['Widget']}:#{allocs['Gadget']}" \
+         " = #{(allocs['Widget'].to_f / allocs['Gadget']).round(2)}:1"
     space = by_class(s, "alloc-space")
     assert_operator space["Widget"], :>=, allocs["Widget"] * 40
     live = by_class(s, "heap-live-samples")
@@ -61,6 +63,43 @@ class TestAllocations < Minitest::Test
 
   def test_after_gc_compact
     check("COMPACT" => "1")
+  end
+
+  # More live sampled objects than the heap table holds (32768, ~330k live
+  # objects at one in ten): allocations made while it is full used to lose
+  # their samples, so the split of later allocators depended on when GC
+  # freed table entries (Ruby 3.4, whose heap grows larger between GCs, lost
+  # more). Now only the heap profile leaves them out, and says so.
+  def test_full_heap_table_keeps_allocation_samples
+    code = <<~RUBY
+      require 'stacksight'
+      Stacksight.start
+      class Kept; end
+      class Four; end
+      class One; end
+      $kept = Array.new(400_000) { Kept.new }
+      def four(n); n.times { Four.new }; end
+      def one(n); n.times { One.new }; end
+      4.times { four(40_000); one(10_000) }
+      Stacksight.stop
+      puts $kept.size
+    RUBY
+    Dir.mktmpdir do |dir|
+      prefix = File.join(dir, "p")
+      out, err, = assert_ok(run_ruby(code, env: { "DD_PROFILING_OUTPUT_PPROF" => prefix, "DD_PROFILING_UPLOAD_PERIOD" => "30",
+                                                  "DD_PROFILING_HEAP_SAMPLE_SIZE" => "400",
+                                                  "DD_PROFILING_ALLOCATION_ENABLED" => "true",
+                                                  "DD_PROFILING_HEAP_ENABLED" => "true" }))
+      assert_equal "400000", out.strip
+      allocs = by_class(samples(prefix), "alloc-samples")
+      assert_in_delta 400_000, allocs["Kept"], 400_000 * 0.15, allocs.inspect
+      assert_in_delta 160_000, allocs["Four"], 160_000 * 0.15, allocs.inspect
+      assert_in_delta 40_000, allocs["One"], 40_000 * 0.15, allocs.inspect
+      assert_in_delta 4.0, allocs["Four"].to_f / allocs["One"], 0.6
+      puts "\n  Ruby #{RUBY_VERSION} allocations with a full heap table (true 160000:40000): " \
+           "#{allocs['Four']}:#{allocs['One']} = #{(allocs['Four'].to_f / allocs['One']).round(2)}:1"
+      assert_match(/heap profile tracks at most 32768 sampled objects/, err)
+    end
   end
 
   def test_allocation_off_heap_on

@@ -82,7 +82,8 @@ static heap_entry *heap;         /* HEAP_SLOTS entries; writers hold the GVL */
 static uint32_t heap_count;      /* used entries */
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;  /* writers vs period_end */
 static size_t (*memsize_of)(VALUE);   /* rb_obj_memsize_of if libruby exports it */
-static unsigned long long dropped;    /* samples lost (no pending slot, table full) */
+static unsigned long long dropped;    /* samples lost: every pending slot was taken */
+static unsigned long long untracked;  /* samples left out of the heap profile: table full */
 
 /* ---- heap table ------------------------------------------------------------ */
 
@@ -203,6 +204,22 @@ static const rb_data_type_t root_type = {
 
 static void name_pending(void *data);
 
+/* Ruby 3.3 replaced rb_postponed_job_register_one (deprecated, an error
+ * under -Werror) by a handle registered once and triggered from the hook. */
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+static rb_postponed_job_handle_t naming_job = POSTPONED_JOB_HANDLE_INVALID;
+static void schedule_naming(void)
+{
+    if (naming_job != POSTPONED_JOB_HANDLE_INVALID)
+        rb_postponed_job_trigger(naming_job);
+}
+#else
+static void schedule_naming(void)
+{
+    rb_postponed_job_register_one(0, name_pending, NULL);
+}
+#endif
+
 static void on_newobj(VALUE tpval, void *data)
 {
     (void)data;
@@ -216,10 +233,16 @@ static void on_newobj(VALUE tpval, void *data)
     int i = 0;
     while (i < PENDING_MAX && pending[i].filled)
         i++;
-    if (i == PENDING_MAX || (heap_on && heap_count >= HEAP_MAX)) {
+    if (i == PENDING_MAX) {
         dropped++;
         return;
     }
+    /* A full heap table costs the heap profile this object, never the
+     * allocation profile its sample: dropping samples whenever the table is
+     * full took them from whichever code allocated at that moment. */
+    int track = heap_on && heap_count < HEAP_MAX;
+    if (heap_on && !track)
+        untracked++;
     pending_alloc *s = &pending[i];
     s->obj = obj;
     s->klass = klass;
@@ -227,26 +250,33 @@ static void on_newobj(VALUE tpval, void *data)
     s->tid = ev_tid();
     s->freed = 0;
     s->n = rb_profile_frames(0, pending_frames, s->frames, s->lines);
-    pthread_mutex_lock(&heap_lock);
-    heap_insert(obj)->pending = i;   /* so that FREEOBJ can tell us */
-    pthread_mutex_unlock(&heap_lock);
+    if (track) {
+        pthread_mutex_lock(&heap_lock);
+        heap_insert(obj)->pending = i;
+        pthread_mutex_unlock(&heap_lock);
+    }
     s->filled = 1;
     npending++;
-    rb_postponed_job_register_one(0, name_pending, NULL);
+    schedule_naming();
 }
 
 static void on_freeobj(VALUE tpval, void *data)
 {
     (void)data;
-    if (!heap_count)
+    if (!heap_count && !npending)
         return;
     VALUE obj = rb_tracearg_object(rb_tracearg_from_tracepoint(tpval));
+    /* A sample not named yet must not be measured once its slot is freed
+     * (it may hold another object by then). Few are pending, briefly. */
+    for (int i = 0; npending && i < PENDING_MAX; i++)
+        if (pending[i].filled && pending[i].obj == obj)
+            pending[i].freed = 1;
+    if (!heap_count)
+        return;
     heap_entry *e = heap_find(obj);   /* GVL: no other writer */
     if (!e)
         return;
     pthread_mutex_lock(&heap_lock);
-    if (e->pending >= 0)
-        pending[e->pending].freed = 1;
     heap_remove(e);
     pthread_mutex_unlock(&heap_lock);
 }
@@ -292,12 +322,27 @@ static VALUE name_one(VALUE idx)
 
 void ev_allocations_pause(void);
 
+/* Losses are said once each (nothing is dropped silently). Named context:
+ * the hook itself must not log. */
+static void warn_losses(void)
+{
+    if (dropped)
+        ss_log_once(SS_LOG_WARNING, "allocation-dropped",
+                    "stacksight: allocation samples were dropped: more than %d waited to be named at once",
+                    PENDING_MAX);
+    if (untracked)
+        ss_log_once(SS_LOG_WARNING, "heap-untracked",
+                    "stacksight: the heap profile tracks at most %u sampled objects; newer ones are left out "
+                    "of heap-live (raise DD_PROFILING_HEAP_SAMPLE_SIZE)", (unsigned)HEAP_MAX);
+}
+
 static void name_pending(void *data)
 {
     (void)data;
     if (!npending || busy)
         return;
     busy = 1;
+    warn_losses();
     for (int i = 0; i < PENDING_MAX; i++) {
         if (!pending[i].filled)
             continue;
@@ -345,15 +390,20 @@ static void before_fork(void) { pthread_mutex_lock(&heap_lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&heap_lock); }
 static void after_fork_child(void) { pthread_mutex_init(&heap_lock, NULL); }
 
+static VALUE native_allocations_off(VALUE self, VALUE why);
+
 void ev_allocations_init(VALUE mNative)
 {
-    (void)mNative;
     newobj_hook = rb_tracepoint_new(Qnil, RUBY_INTERNAL_EVENT_NEWOBJ, on_newobj, NULL);
     rb_gc_register_address(&newobj_hook);
+    rb_define_singleton_method(mNative, "allocations_off", native_allocations_off, 1);
     freeobj_hook = rb_tracepoint_new(Qnil, RUBY_INTERNAL_EVENT_FREEOBJ, on_freeobj, NULL);
     rb_gc_register_address(&freeobj_hook);
     rb_gc_register_mark_object(TypedData_Wrap_Struct(rb_cObject, &root_type, &root_data));
     *(void **)&memsize_of = dlsym(RTLD_DEFAULT, "rb_obj_memsize_of");
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    naming_job = rb_postponed_job_preregister(0, name_pending, NULL);
+#endif
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
@@ -361,6 +411,12 @@ int ev_allocations_start(const ss_config *cfg)
 {
     if (!cfg->memory_enabled && !cfg->heap_enabled)
         return 0;
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    if (naming_job == POSTPONED_JOB_HANDLE_INVALID) {
+        ev_fail("allocation", "Ruby's postponed-job table is full");
+        return -1;
+    }
+#endif
     int frames = ev_max_frames();
     if (!heap)
         heap = calloc(HEAP_SLOTS, sizeof *heap);
@@ -414,4 +470,17 @@ void ev_allocations_stop(void)
     heap_clear();
 }
 
+/* Stacksight::Native.allocations_off(why) - switch the memory profiles off
+ * for good (this run), saying why; true if they were on. */
+static VALUE native_allocations_off(VALUE self, VALUE why)
+{
+    (void)self;
+    if (!al_on && !heap_on)
+        return Qfalse;
+    ev_allocations_stop();
+    ev_fail("allocation", StringValueCStr(why));
+    return Qtrue;
+}
+
 unsigned long long ev_allocations_dropped(void) { return dropped; }
+unsigned long long ev_allocations_untracked(void) { return untracked; }

@@ -117,6 +117,7 @@ static int capture_cpu_slice(pid_t tid)
         fill(pool, c);
         atomic_store(&c->state, RT_CAPTURED);
         atomic_fetch_add_explicit(&stat_slices, 1, memory_order_relaxed);
+        rt_park_wake_from_handler();
         token = i;
         break;
     }
@@ -147,6 +148,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
         goto out;
     fill(pool, c);
     atomic_store(&c->state, RT_READY);
+    rt_park_wake_from_handler();
 out:
     errno = saved_errno;
 }

@@ -71,6 +71,7 @@ void ev_allocations_period_end(void *ctx, ss_profile_buffer *buf);
 void ev_allocations_resolve(void);
 /* After the core stopped: stop following frees, forget the live heap. */
 void ev_allocations_stop(void);
-unsigned long long ev_allocations_dropped(void);
+unsigned long long ev_allocations_dropped(void);     /* samples lost: pending slots full */
+unsigned long long ev_allocations_untracked(void);   /* samples left out of heap-live: table full */
 
 #endif

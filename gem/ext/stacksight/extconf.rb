@@ -57,6 +57,7 @@ $CFLAGS << " -std=c11 -fvisibility=hidden -Wall -Wextra"
 $LDFLAGS << " -pthread"
 have_header("ruby/debug.h") or give_up.call("ruby/debug.h missing; install ruby-dev")
 have_func("rb_profile_frames", "ruby/debug.h")
+have_func("rb_postponed_job_preregister", "ruby/debug.h")   # 3.3+
 
 binding_srcs = Dir[File.join(__dir__, "*.c")].map { |f| File.basename(f) } - ["profile.pb-c.c"]
 core_srcs = Dir[File.join(common, "*.c")].map { |f| File.basename(f) }

@@ -407,6 +407,7 @@ static VALUE native_stats(VALUE self)
     PUT("skipped", rt_stat_skipped());
     PUT("torn", rt_stat_torn());
     PUT("allocation_samples_dropped", ev_allocations_dropped());
+    PUT("heap_samples_untracked", ev_allocations_untracked());
     PUT("cpu_slices", rt_stat_slices());
     PUT("cpu_captures", rt_stat_attached());
     PUT("cpu_timers", s.sampler.cpu_timers);
@@ -454,6 +455,7 @@ __attribute__((visibility("default"))) void Init_stacksight_native(void)
     id_list = rb_intern("list");
     snprintf(runtime_version, sizeof runtime_version, "%s", ruby_version);
     rt_resolve_init(mNative);
+    rt_park_init(mNative);
     thread_hook = rb_tracepoint_new(Qnil, RUBY_EVENT_THREAD_BEGIN | RUBY_EVENT_THREAD_END, on_thread_event, NULL);
     rb_gc_register_address(&thread_hook);
     ev_exceptions_init(mNative);

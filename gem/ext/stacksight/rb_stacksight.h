@@ -15,6 +15,7 @@
  *                and the sidecar's per-tick decision (sample_threads)
  *   capture.c  - the capture-slot pool and the SIGPROF handlers
  *   resolve.c  - frame objects -> function ids (cache kept alive across GC)
+ *   park.c     - the helper's deadlock-friendly sleep (Ruby's detector fires)
  *   native.c   - the Stacksight::Native module: start/stop, fork, exec, logs */
 #ifndef RB_STACKSIGHT_H
 #define RB_STACKSIGHT_H
@@ -132,6 +133,12 @@ void rt_set_wake_fd(int fd);
 uint64_t rt_stat_requests(void);
 uint64_t rt_stat_skipped(void);
 uint64_t rt_stat_attached(void);              /* CPU-slice captures charged */
+
+/* ---- helper parking (park.c) ------------------------------------------- */
+
+void rt_park_init(VALUE mNative);       /* Native.park / Native.unpark */
+/* SIGPROF handler, after a capture: wake the parked helper (async-signal-safe). */
+void rt_park_wake_from_handler(void);
 
 /* ---- resolution (resolve.c) --------------------------------------------- */
 

@@ -6,6 +6,10 @@
 # Exec: a pending SIGPROF would survive execve and kill the new program, so
 # the profiler stops (flushing) and pending SIGPROFs are discarded first.
 # Thread#name=: keeps the sidecar's thread-name table current.
+# Ractor.new (Ruby < 3.1.4 and 3.2.0-3.2.2 only): a NEWOBJ hook crashes the VM
+# as soon as another Ractor allocates (https://bugs.ruby-lang.org/issues/18464),
+# so the memory profiles are switched off, with a warning, before the first
+# Ractor starts.
 module Stacksight
   module Hooks
     module_function
@@ -70,6 +74,24 @@ module Stacksight
       end
     end
 
+    v = Gem::Version.new(RUBY_VERSION)
+    NEWOBJ_RACTOR_CRASH = v < Gem::Version.new("3.1.4") ||
+                          (v >= Gem::Version.new("3.2.0") && v < Gem::Version.new("3.2.3"))
+
+    def before_ractors
+      return unless NEWOBJ_RACTOR_CRASH && Stacksight.native? && Native.running?
+      Native.allocations_off("Ractors are used, and this Ruby (#{RUBY_VERSION}) crashes when another Ractor " \
+                             "allocates while allocations are sampled (Ruby bug #18464, fixed in 3.1.4, 3.2.3, 3.3)")
+      Stacksight.drain_logs
+    end
+
+    module RactorNew
+      def new(*args, **kwargs, &block)
+        Hooks.before_ractors
+        super
+      end
+    end
+
     module ThreadName
       def name=(value)
         result = super
@@ -87,3 +109,6 @@ Process.singleton_class.prepend(Stacksight::Hooks::ProcessMethods)
 Kernel.prepend(Stacksight::Hooks::KernelExec)
 Kernel.singleton_class.prepend(Stacksight::Hooks::KernelSingletonExec)
 Thread.prepend(Stacksight::Hooks::ThreadName)
+if defined?(Ractor) && Stacksight::Hooks::NEWOBJ_RACTOR_CRASH
+  Ractor.singleton_class.prepend(Stacksight::Hooks::RactorNew)
+end

@@ -52,6 +52,7 @@ module Stacksight
         LockTracking.install
       end
       Stacksight.__send__(:started, self)
+      Hooks.before_ractors if defined?(Ractor) && Ractor.respond_to?(:count) && Ractor.count > 1
       true
     end
 
@@ -59,6 +60,7 @@ module Stacksight
     def stop(flush: true)
       return unless @started
       @started = false
+      Stacksight.check_ractors
       Helper.stop
       Native.stop(flush)
       Stacksight.drain_logs
