@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .aggregate_cache import AggregateCache
 from .aggregate_warmer import AggregateWarmer
 from .downloads import DownloadError, download_form, prepare_download
-from .filters import FilterError, ProfileFilter
+from .filters import INT64_LIMIT, FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .lost_samples import lost_samples
 from .sample_types import default_type, display_name, sort_key
@@ -129,6 +129,8 @@ class Explorer:
         match = re.fullmatch(r"/api/profiles/(\d+)(?:/(flamegraph|download))?", path)
         if match:
             profile_id = int(match.group(1))
+            if profile_id >= INT64_LIMIT:  # SQLite ids are int64: no such profile
+                return error_response(404, f"profile {profile_id} not found")
             action = match.group(2)
             if action == "flamegraph":
                 return self._flamegraph(profile_id, query)
