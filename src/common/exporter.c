@@ -20,6 +20,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "pyroscope_types.h"
 #include "thread_clock.h"
 
 #define MAX_ATTEMPTS 3            /* first try + two retries, as dd-trace-go */
@@ -237,13 +238,26 @@ static int export_pyroscope(const ss_config *cfg, const ss_upload *up, ss_export
              cfg->pyroscope_url, escaped ? escaped : "unknown", (long long)(up->start_unix_ns / 1000000000),
              (long long)(up->end_unix_ns / 1000000000), up->family);
     curl_free(escaped);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-    headers = curl_slist_append(headers, "Expect:");
+    /* Multipart, as Pyroscope's own clients send it: the profile, and how to
+     * read its sample types (pyroscope_types.h). Both are file parts: the
+     * server reads these fields from the form's files. */
+    curl_mime *mime = curl_mime_init(easy);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "profile");
+    curl_mime_filename(part, "profile.pprof");
+    curl_mime_type(part, "application/octet-stream");
+    curl_mime_data(part, (const char *)up->pprof_gz->data, up->pprof_gz->len);
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "sample_type_config");
+    curl_mime_filename(part, "sample_type_config.json");
+    curl_mime_type(part, "application/json");
+    curl_mime_data(part, ss_pyroscope_sample_type_config(), CURL_ZERO_TERMINATED);
+    struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)up->pprof_gz->data);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)up->pprof_gz->len);
+    curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
     int rc = perform_with_retries(easy, cfg, up->final, "Pyroscope at", cfg->pyroscope_url, stats);
+    curl_mime_free(mime);
     curl_slist_free_all(headers);
     curl_easy_cleanup(easy);
     return rc;

@@ -31,6 +31,8 @@ KEPT_HEADERS = ("dd-evp-origin", "dd-evp-origin-version", "datadog-container-id"
 KIND_PPROF = "pprof"
 KIND_JSON = "json"
 KIND_OPAQUE = "opaque"
+# The Pyroscope form's sample_type_config field, stored as this attachment.
+PYROSCOPE_CONFIG_ATTACHMENT = "sample_type_config.json"
 
 AGENT_HOSTNAME = socket.gethostname()
 
@@ -257,7 +259,10 @@ def _unix_to_ns(text: str | None, fallback_ns: int) -> int:
 
 
 def prepare_pyroscope_upload(query: dict[str, list[str]], profile_bytes: bytes, headers,
-                             limits: IntakeLimits, now_ns: int) -> PreparedUpload:
+                             limits: IntakeLimits, now_ns: int,
+                             extra_attachments: list[tuple[str, bytes]] = ()) -> PreparedUpload:
+    """``extra_attachments``: (name, bytes) kept beside the profile, such as
+    the multipart form's sample_type_config (as PYROSCOPE_CONFIG_ATTACHMENT)."""
     name = (query.get("name") or [""])[0]
     match = _PYROSCOPE_NAME.match(name)
     if not name or not match:
@@ -275,15 +280,16 @@ def prepare_pyroscope_upload(query: dict[str, list[str]], profile_bytes: bytes, 
     if end_ns < start_ns:
         raise IntakeError(400, "'until' is before 'from'")
     spy = (query.get("spyName") or [""])[0]
+    attachment_names = ["profile.pprof"] + [name for name, _ in extra_attachments]
     raw_event = {
-        "attachments": ["profile.pprof"],
+        "attachments": attachment_names,
         "tags_profiler": ",".join(f"{k}:{v}" for k, v in tags),
         "start": format_rfc3339_ns(start_ns), "end": format_rfc3339_ns(end_ns),
         "family": _SPY_FAMILIES.get(spy, "") or dict(tags).get("language", ""), "version": "pyroscope",
         "info": {"pyroscope": {k: v[0] for k, v in query.items()}},
     }
-    event = UploadEvent(raw=raw_event, attachments=["profile.pprof"], tags=parse_tags(raw_event["tags_profiler"]),
+    event = UploadEvent(raw=raw_event, attachments=attachment_names, tags=parse_tags(raw_event["tags_profiler"]),
                         start_ns=start_ns, end_ns=end_ns, family=raw_event["family"],
                         info=raw_event["info"])
-    return _build_upload("pyroscope", event, json.dumps(raw_event), [("profile.pprof", profile_bytes)],
-                         headers, limits)
+    return _build_upload("pyroscope", event, json.dumps(raw_event),
+                         [("profile.pprof", profile_bytes), *extra_attachments], headers, limits)
