@@ -39,12 +39,11 @@ def _parse_time_ns(text: str) -> int:
         if not math.isfinite(seconds) or abs(seconds) >= INT64_SECONDS:
             raise FilterError(f"bad time {text!r}: Unix seconds must be finite and within int64 nanoseconds")
         return int(seconds * 1_000_000_000)
-    else:
-        from .event import EventError, parse_rfc3339_ns
-        try:
-            return parse_rfc3339_ns(text)
-        except EventError as error:
-            raise FilterError(f"bad time {text!r}: use Unix seconds or RFC 3339") from error
+    from .event import EventError, parse_rfc3339_ns
+    try:
+        return parse_rfc3339_ns(text)
+    except EventError as error:
+        raise FilterError(f"bad time {text!r}: use Unix seconds or RFC 3339") from error
 
 
 @dataclass
