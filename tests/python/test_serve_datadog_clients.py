@@ -53,11 +53,10 @@ def client_or_skip(path: str, name: str, marker: str) -> str:
     if os.path.exists(path):
         return path
     reason_file = os.path.join(INTEROP, marker + ".unavailable")
-    if os.path.exists(reason_file):
-        with open(reason_file, encoding="utf-8", errors="replace") as handle:
-            reason = handle.read().strip() or "install failed"
-    else:
-        reason = "not built; run `make interop-clients`"
+    if not os.path.exists(reason_file):
+        pytest.skip(f"{name} is not built in {INTEROP} (run `make interop-clients`)")
+    with open(reason_file, encoding="utf-8", errors="replace") as handle:
+        reason = handle.read().strip() or "install failed"
     pytest.skip(f"{name} could not be installed here: {reason}")
 
 
