@@ -131,8 +131,8 @@ def _upload(body_and_type):
     return send
 
 
-def _deep_then_graph(url):
-    status, _, answer = post_upload(url, *datadog_upload(TAGS, profile_bytes=deep_stack_profile(10_000)))
+def _deep_then_graph(url, depth=10_000):
+    status, _, answer = post_upload(url, *datadog_upload(TAGS, profile_bytes=deep_stack_profile(depth)))
     if status != 200:
         return status, answer
     profile_id = json.loads(answer)["id"]
@@ -148,6 +148,7 @@ def cases():
     yield "160 000 empty gzip members", _upload(datadog_upload(TAGS, profile_bytes=gzip.compress(b"") * 160_000))
     yield "200 000-deep nested event.json", _upload(nested_event())
     yield "10 000-frame stack: upload + flame graph", _deep_then_graph
+    yield "100 000-frame stack: upload + flame graph", lambda url: _deep_then_graph(url, 100_000)
 
 
 def main() -> int:
