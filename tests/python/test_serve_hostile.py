@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -25,9 +24,11 @@ import pytest
 
 import flame_answer
 import pprof_pb
-from serve_helpers.server import serve_server, start_serve, start_serve_process, subprocess_env  # noqa: F401
+from serve_helpers.server import serve_server, start_serve, subprocess_env  # noqa: F401
 from serve_helpers.uploads import (datadog_upload, encode_multipart, get_json, http_request, make_event,
                                    post_upload, upload)
+from stacksight.serve.app import ServeApp
+from stacksight.serve.config import ServeConfig
 
 TAGS = {"service": "hostile", "env": "test", "runtime-id": "a1b2", "profile_seq": "1"}
 
@@ -257,21 +258,26 @@ def test_a_retried_upload_is_stored_once(serve_server):
     assert serve_server.store.count() == 1
 
 
-def test_control_characters_reach_the_log_escaped(tmp_path):
-    process, url = start_serve_process(["--port", "0", "--db", str(tmp_path / "p.db")])
+def _serve_in_process(tmp_path, **config):
+    """A server in this process (shutdown is the test's own, not a signal's)."""
+    app = ServeApp(ServeConfig(port=0, db_path=str(tmp_path / "p.db"), **config))
+    app.start_background()
+    return app
+
+
+def test_control_characters_reach_the_log_escaped(tmp_path, capfd):
+    app = _serve_in_process(tmp_path, host="127.0.0.1", quiet=False)  # every request logged
     try:
-        answer = _raw_exchange(url, b"GET /no/\x1b[2J\x1b]0;pwned\x07/here HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                    b"Connection: close\r\n\r\n")
+        answer = _raw_exchange(app.url, b"GET /no/\x1b[2J\x1b]0;pwned\x07/here HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                        b"Connection: close\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 404")
         tags = {"service": "svc\x1b[31mred", "env": "e\r\nfake log line"}
-        status, _, _ = post_upload(url, *datadog_upload(tags, profile_bytes=b"not a profile"))
+        status, _, _ = post_upload(app.url, *datadog_upload(tags, profile_bytes=b"not a profile"))
         assert status == 400
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
-        log = process.stderr.read()
-        process.stdout.close()
-        process.stderr.close()
+        app.shutdown()
+    log = capfd.readouterr().err
+    assert "/no/" in log and "refused POST" in log, log
     assert "\x1b" not in log and "\x07" not in log and "\r" not in log, repr(log)
     assert "\\x1b[2J" in log
 
@@ -285,18 +291,15 @@ def test_ipv6_loopback_is_served_at_the_printed_address(tmp_path):
         probe.close()
     except OSError as error:
         pytest.skip(f"::1 cannot be bound here: {error}")
-    process, url = start_serve_process(["--host", "::1", "--port", "0", "--db", str(tmp_path / "p.db"),
-                                        "--quiet"])
+    app = _serve_in_process(tmp_path, host="::1", quiet=True)
     try:
+        url = app.url  # what the command prints
         assert url.startswith("http://[::1]:")
         profile_id = upload(url, TAGS)
         status, _, _ = http_request(url + "/api/profiles", headers={"Host": url.removeprefix("http://")})
         assert status == 200 and get_json(f"{url}/api/profiles/{profile_id}")["service"] == "hostile"
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
-        process.stdout.close()
-        process.stderr.close()
+        app.shutdown()
 
 
 def test_slow_clients_cannot_hold_more_than_the_connection_cap(tmp_path):
