@@ -61,7 +61,7 @@ core-tests: deps $(GEN)/profile.pb-c.c build/test_core
 	./build/test_core
 
 test-python: python
-	$(VPY) -m pytest -q tests/python
+	$(VPY) -m pytest -q -rs tests/python
 
 test-ruby: ruby
 	@if [ -f Rakefile ]; then rake test; fi

@@ -6,10 +6,15 @@
 BENCH_VENV := bench/.venv
 BENCH_PIP_PACKAGES := ddtrace py-spy pyinstrument matplotlib protobuf gunicorn flask
 
-.PHONY: bench-setup bench-clean
+.PHONY: bench-setup bench-clean bench-serve-hostile
 
 bench-setup:
 	@$(VPY) bench/setup_peers.py
 
 bench-clean:
 	rm -rf bench/out
+
+# What hostile uploads cost `stacksight serve`: status, wall, server CPU and
+# peak RSS per case (bench/serve_hostile.py, ~15 s).
+bench-serve-hostile: python
+	nice -n 10 $(VPY) bench/serve_hostile.py

@@ -20,6 +20,7 @@
 #include "core.h"
 #include "curl_loader.h"
 #include "log.h"
+#include "pyroscope_types.h"
 #include "thread_clock.h"
 
 #define MAX_ATTEMPTS 3            /* first try + two retries, as dd-trace-go */
@@ -234,13 +235,26 @@ static int export_pyroscope(const ss_config *cfg, const ss_upload *up, ss_export
              cfg->pyroscope_url, escaped ? escaped : "unknown", (long long)(up->start_unix_ns / 1000000000),
              (long long)(up->end_unix_ns / 1000000000), up->family);
     cu->free(escaped);
-    struct curl_slist *headers = cu->slist_append(NULL, "Content-Type: application/octet-stream");
-    headers = cu->slist_append(headers, "Expect:");
+    /* Multipart, as Pyroscope's own clients send it: the profile, and how to
+     * read its sample types (pyroscope_types.h). Both are file parts: the
+     * server reads these fields from the form's files. */
+    curl_mime *mime = cu->mime_init(easy);
+    curl_mimepart *part = cu->mime_addpart(mime);
+    cu->mime_name(part, "profile");
+    cu->mime_filename(part, "profile.pprof");
+    cu->mime_type(part, "application/octet-stream");
+    cu->mime_data(part, (const char *)up->pprof_gz->data, up->pprof_gz->len);
+    part = cu->mime_addpart(mime);
+    cu->mime_name(part, "sample_type_config");
+    cu->mime_filename(part, "sample_type_config.json");
+    cu->mime_type(part, "application/json");
+    cu->mime_data(part, ss_pyroscope_sample_type_config(), CURL_ZERO_TERMINATED);
+    struct curl_slist *headers = cu->slist_append(NULL, "Expect:");
     cu->easy_setopt(easy, CURLOPT_URL, url);
     cu->easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    cu->easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)up->pprof_gz->data);
-    cu->easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)up->pprof_gz->len);
+    cu->easy_setopt(easy, CURLOPT_MIMEPOST, mime);
     int rc = perform_with_retries(easy, cfg, up->final, "Pyroscope at", cfg->pyroscope_url, stats);
+    cu->mime_free(mime);
     cu->slist_free_all(headers);
     cu->easy_cleanup(easy);
     return rc;

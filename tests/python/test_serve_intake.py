@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+import flame_answer
 import pprof_pb
 from serve_helpers.server import serve_server, start_serve  # noqa: F401 - fixture
 from serve_helpers.uploads import (SECOND_NS, cpu_profile, datadog_upload, encode_multipart, get_json,
@@ -271,3 +272,25 @@ def test_pyroscope_ingest(serve_server):
     status, _, answer = http_request(serve_server.url + "/ingest?name=x", "POST", b"nonsense",
                                      {"Content-Type": "application/octet-stream"})
     assert status == 400 and serve_server.store.count() == 1
+
+
+def test_attachments_numbering_locations_alike_keep_their_own_stacks(serve_server):
+    # Every Go upload has this shape: cpu.pprof and goroutines.pprof both
+    # number their locations from 1, so the same ids mean different frames.
+    goroutines = pprof_pb.build_profile([("goroutine", "count")], [(["runtime.main", "runtime.gopark"], [3])])
+    cpu = pprof_pb.build_profile([("samples", "count"), ("cpu", "nanoseconds")],
+                                 [(["main.main", "main.hot"], [9, 90_000_000]), (["main.main", "main.cold"], [1, 10_000_000])])
+    names = ["goroutines.pprof", "cpu.pprof"]
+    event = make_event(TAGS, 1_700_000_000 * SECOND_NS, 1_700_000_060 * SECOND_NS, attachments=names, family="go")
+    body, content_type = encode_multipart(
+        [("event", "event.json", "application/json", json.dumps(event).encode())]
+        + [(name, name, "application/octet-stream", pprof_pb.encode_profile(profile, "gzip"))
+           for name, profile in zip(names, (goroutines, cpu))])
+    status, _, answer = post_upload(serve_server.url, body, content_type)
+    assert status == 200, answer
+    profile_id = json.loads(answer)["id"]
+    functions = flame_answer.functions(get_json(f"{serve_server.url}/api/profiles/{profile_id}/flamegraph?type=cpu-time"))
+    assert functions["main.hot"]["self"] == 90_000_000 and functions["main.cold"]["self"] == 10_000_000
+    assert "runtime.gopark" not in functions and "runtime.main" not in functions
+    functions = flame_answer.functions(get_json(f"{serve_server.url}/api/profiles/{profile_id}/flamegraph?type=goroutines"))
+    assert functions["runtime.gopark"]["self"] == 3 and "main.hot" not in functions

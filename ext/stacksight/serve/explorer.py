@@ -4,7 +4,7 @@ Maps GET paths to answers: the HTML/JS/CSS of the Search Profiles page from
 ``static/``, and the JSON endpoints the page (and the tests) use – profile
 list, facet counts, one profile's details, its flame graph per sample type,
 merged flame graphs across profiles, per-service metrics and the download of
-the original bytes.  Knows nothing of sockets: it returns ``Response``
+an attachment (downloads.py).  Knows nothing of sockets: it returns ``Response``
 objects that the HTTP layer writes out.
 """
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from .aggregate_cache import AggregateCache
 from .aggregate_warmer import AggregateWarmer
-from .filters import FilterError, ProfileFilter
+from .downloads import DownloadError, download_form, prepare_download
+from .filters import INT64_LIMIT, FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .lost_samples import lost_samples
 from .sample_types import default_type, display_name, sort_key
@@ -128,6 +129,8 @@ class Explorer:
         match = re.fullmatch(r"/api/profiles/(\d+)(?:/(flamegraph|download))?", path)
         if match:
             profile_id = int(match.group(1))
+            if profile_id >= INT64_LIMIT:  # SQLite ids are int64: no such profile
+                return error_response(404, f"profile {profile_id} not found")
             action = match.group(2)
             if action == "flamegraph":
                 return self._flamegraph(profile_id, query)
@@ -199,11 +202,16 @@ class Explorer:
 
     def _download(self, profile_id: int, query) -> Response:
         name = query.get("attachment", [None])[0]
+        try:
+            form = download_form(query)
+        except DownloadError as error:
+            return error_response(400, str(error))
         attachment = self.store.get_attachment(profile_id, name)
         if attachment is None:
             return error_response(404, f"profile {profile_id} has no such attachment")
+        download = prepare_download(attachment, form)
         summary = self.store.get_profile(profile_id) or {}
         filename = _safe_filename(f"{summary.get('service') or 'profile'}-{profile_id}-{attachment['name']}")
-        return Response(200, "application/octet-stream", bytes(attachment["data"]), {
+        return Response(200, "application/octet-stream", download.data, {
             "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Stacksight-Encoding": attachment["encoding"]})
+            "X-Stacksight-Encoding": download.encoding})

@@ -9,9 +9,13 @@ WHERE clause with bound parameters only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 # Facet name in the URL/UI → column in the profiles table.
+INT64_LIMIT = 2 ** 63
+INT64_SECONDS = INT64_LIMIT / 1e9  # times are int64 nanoseconds (years 1678-2262)
+
 FACET_COLUMNS = {
     "env": "env",
     "service": "service",
@@ -28,13 +32,18 @@ class FilterError(ValueError):
 def _parse_time_ns(text: str) -> int:
     """Accept Unix seconds (possibly fractional) or RFC 3339 in the URL."""
     try:
-        return int(float(text) * 1_000_000_000)
+        seconds = float(text)
     except ValueError:
-        from .event import EventError, parse_rfc3339_ns
-        try:
-            return parse_rfc3339_ns(text)
-        except EventError as error:
-            raise FilterError(f"bad time {text!r}: use Unix seconds or RFC 3339") from error
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds) or abs(seconds) >= INT64_SECONDS:
+            raise FilterError(f"bad time {text!r}: Unix seconds must be finite and within int64 nanoseconds")
+        return int(seconds * 1_000_000_000)
+    from .event import EventError, parse_rfc3339_ns
+    try:
+        return parse_rfc3339_ns(text)
+    except EventError as error:
+        raise FilterError(f"bad time {text!r}: use Unix seconds or RFC 3339") from error
 
 
 @dataclass
@@ -61,6 +70,8 @@ class ProfileFilter:
                 result.ids = [int(item) for raw in query["ids"] for item in raw.split(",") if item]
             except ValueError as error:
                 raise FilterError("ids must be comma-separated integers") from error
+            if any(not 0 <= profile_id < INT64_LIMIT for profile_id in result.ids):
+                raise FilterError("ids must be profile ids (0 to 2^63-1)")
         if query.get("from", [""])[0]:
             result.from_ns = _parse_time_ns(query["from"][0])
         if query.get("to", [""])[0]:

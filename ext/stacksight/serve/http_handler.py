@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from .explorer import Response, error_response, json_response
 from .http_body import (BodyReader, BodyTooLargeError, MalformedBodyError, RequestTooSlowError,
                         ServerBusyError)
-from .intake import IntakeError, prepare_datadog_upload, prepare_pyroscope_upload
+from .intake import PYROSCOPE_CONFIG_ATTACHMENT, IntakeError, prepare_datadog_upload, prepare_pyroscope_upload
 from .log_text import escape_for_log
 from .response_encoding import encode_for_client
 from .multipart import (MultipartError, TooManyPartsError, boundary_from_content_type,
@@ -260,8 +260,13 @@ class ProfileRequestHandler(BaseHTTPRequestHandler):
             if not profile_parts:
                 raise IntakeError(400, "multipart Pyroscope upload needs a 'profile' field")
             data = bytes(profile_parts[0].data)
+            # How the client says its sample types are read (units, aggregation):
+            # kept with the upload, as a real Pyroscope would use it.
+            extra = [(PYROSCOPE_CONFIG_ATTACHMENT, bytes(part.data)) for part in parts
+                     if part.name == "sample_type_config"][:1]
         else:
             data = self._read_whole_body(body)
+            extra = []
         body.drain()
         return prepare_pyroscope_upload(query, data, self.headers, self.app.intake_limits,
-                                        time.time_ns())
+                                        time.time_ns(), extra)

@@ -143,6 +143,9 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
             if value_type.type not in (t for t, _ in types):
                 types.append((value_type.type, value_type.unit))
     type_names = [name for name, _ in types]
+    # Rows are keyed by frame stack and labels: location ids are only unique
+    # within one attachment (a Go upload's cpu.pprof and goroutines.pprof
+    # both number theirs from 1), so they key a per-attachment cache only.
     row_index: dict[tuple, int] = {}
     stacks: list[tuple[int, ...]] = []
     label_sets: list[tuple] = []
@@ -154,12 +157,13 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
         targets = [type_names.index(value_type.type) for value_type in profile.sample_types]
         location_cache: dict[int, tuple[int, ...]] = {}
         label_cache: dict[tuple, tuple] = {}
+        row_of_locations: dict[tuple, int] = {}  # (location ids, labels) -> row, this attachment only
         for sample in profile.samples:
             sample_count += 1
             labels = _label_set(sample) if sample.labels else ()
             labels = label_cache.setdefault(labels, labels)
             key = (tuple(sample.location_ids), labels)
-            index = row_index.get(key)
+            index = row_of_locations.get(key)
             if index is None:
                 stack: list[int] = []
                 for location_id in reversed(sample.location_ids):  # root first
@@ -167,11 +171,15 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
                     if part is None:
                         part = location_cache[location_id] = _location_frames(profile, frames, location_id)
                     stack.extend(part)
-                index = row_index[key] = len(stacks)
-                stacks.append(frames.stack(tuple(stack)))
-                label_sets.append(labels)
-                for column in columns:
-                    column.append(0)
+                interned = frames.stack(tuple(stack))
+                index = row_index.get((interned, labels))
+                if index is None:
+                    index = row_index[(interned, labels)] = len(stacks)
+                    stacks.append(interned)
+                    label_sets.append(labels)
+                    for column in columns:
+                        column.append(0)
+                row_of_locations[key] = index
             for target, value in zip(targets, sample.values):
                 if value:
                     columns[target][index] += value
@@ -179,8 +187,6 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
                      "period": profile.period, "comments": profile.comments,
                      "period_type": profile.period_type.__dict__ if profile.period_type else None,
                      "samples": len(profile.samples)})
-    # Rows of different location ids can have equal frame stacks (same
-    # function at another line); they stay separate rows, which is harmless.
     values = {name: column for name, column in zip(type_names, columns)}
     return ProfileAggregate(
         profile_id=profile_id, types=types, stacks=stacks, label_sets=label_sets, values=values,

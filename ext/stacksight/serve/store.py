@@ -308,11 +308,13 @@ class ProfileStore:
         return profile
 
     def get_attachment(self, profile_id: int, name: str | None = None) -> dict | None:
-        """One attachment with its bytes; without a name, the first profile."""
+        """One attachment with its bytes; without a name, the CPU profile of a
+        multi-profile upload (Go's cpu.pprof), else the first profile."""
         with self._reader() as db:
             if name is None:
                 row = db.execute("SELECT name, kind, encoding, data FROM attachments WHERE profile_id = ?"
-                                 " AND kind = ? ORDER BY position LIMIT 1", (profile_id, KIND_PPROF)).fetchone()
+                                 " AND kind = ? ORDER BY name LIKE 'cpu%' DESC, position LIMIT 1",
+                                 (profile_id, KIND_PPROF)).fetchone()
             else:
                 row = db.execute("SELECT name, kind, encoding, data FROM attachments WHERE profile_id = ?"
                                  " AND name = ?", (profile_id, name)).fetchone()

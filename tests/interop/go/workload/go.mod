@@ -1,0 +1,3 @@
+module stacksight.test/workload
+
+go 1.22
