@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "../src/common/safe_read.h"
+#include "thread_names.h"
 
 /* Tested on CPython 3.11 only: the await-chain reader of the walker and the
  * set layout below are that version's. */
@@ -49,6 +50,7 @@ typedef struct asyncio_state {
     PyObject *tasks;                 /* strong ref: the set of weak references */
     PyObject *task_type;             /* strong ref: _asyncio.Task */
     size_t coro_off, name_off;       /* where a task holds its coroutine and name */
+    size_t loop_off;                 /* and its event loop */
     size_t span;                     /* bytes read per task: both fields included */
     setentry *table;                 /* copy of the set's table, table_cap slots */
     size_t table_cap;
@@ -84,8 +86,54 @@ static size_t find_field(PyObject *obj, size_t size, PyObject *target)
     return found;
 }
 
+/* Event loops running now and the threads that run them, so that a task's
+ * samples carry its loop's thread labels. A slot is written with the GIL
+ * (ids first, then the loop, released) and read by the sidecar. */
+#define LOOP_SLOTS 64u
+typedef struct loop_slot {
+    _Atomic uintptr_t loop;          /* 0 = free */
+    unsigned long thread_id;         /* threading.get_ident() of the thread running it */
+    unsigned long native_thread_id;
+} loop_slot;
+static loop_slot loop_slots[LOOP_SLOTS];
+
+void ssp_asyncio_loop_running(PyObject *loop)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    for (uint32_t i = 0; i < LOOP_SLOTS; i++) {
+        loop_slot *slot = &loop_slots[i];
+        if (atomic_load(&slot->loop) != 0 && slot->thread_id == me)
+            atomic_store(&slot->loop, 0);   /* this thread's previous loop stopped */
+    }
+    if (loop == NULL || loop == Py_None)
+        return;
+    for (uint32_t i = 0; i < LOOP_SLOTS; i++) {
+        loop_slot *slot = &loop_slots[i];
+        if (atomic_load(&slot->loop) == 0) {
+            slot->thread_id = me;
+            slot->native_thread_id = PyThread_get_thread_native_id();
+            atomic_store_explicit(&slot->loop, (uintptr_t)loop, memory_order_release);
+            return;
+        }
+    }   /* more than 64 loops running: the others' tasks carry no thread labels */
+}
+
+/* Thread labels of the thread running `loop`, if known. */
+static void loop_thread_labels(uintptr_t loop, ss_labels *labels)
+{
+    for (uint32_t i = 0; i < LOOP_SLOTS && loop; i++) {
+        const loop_slot *slot = &loop_slots[i];
+        if (atomic_load_explicit(&slot->loop, memory_order_acquire) == loop) {
+            labels->thread_id = (int64_t)slot->thread_id;
+            labels->native_thread_id = (int64_t)slot->native_thread_id;
+            labels->thread_name = ssp_thread_names_get(slot->thread_id);
+            return;
+        }
+    }
+}
+
 int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
-                       PyObject *probe_name)
+                       PyObject *probe_name, PyObject *probe_loop)
 {
     if (!PySet_CheckExact(tasks) || !PyType_Check(task_type) || !Py_IS_TYPE(probe, (PyTypeObject *)task_type) ||
         !PyCoro_CheckExact(probe_coro) || !PyUnicode_CheckExact(probe_name)) {
@@ -97,7 +145,8 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
     size_t size = (size_t)((PyTypeObject *)task_type)->tp_basicsize;
     size_t coro_off = find_field(probe, size, probe_coro);
     size_t name_off = find_field(probe, size, probe_name);
-    if (coro_off == 0 || name_off == 0) {
+    size_t loop_off = find_field(probe, size, probe_loop);
+    if (coro_off == 0 || name_off == 0 || loop_off == 0) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the coroutine and name of an asyncio Task could not be located in it");
         return -1;
@@ -110,7 +159,8 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
         st->heads = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->heads);
         st->local = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->local);
         st->remote = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->remote);
-        st->span = (coro_off > name_off ? coro_off : name_off) + sizeof(void *);
+        size_t last = coro_off > name_off ? coro_off : name_off;
+        st->span = (last > loop_off ? last : loop_off) + sizeof(void *);
         st->spans = malloc(SSP_ASYNCIO_TASKS_PER_TICK * st->span);
     }
     if (st == NULL || !st->table || !st->refs || !st->heads || !st->local || !st->remote || !st->spans) {
@@ -126,6 +176,7 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
     st->task_type = Py_NewRef(task_type);
     st->coro_off = coro_off;
     st->name_off = name_off;
+    st->loop_off = loop_off;
     atomic_store_explicit(&attached, st, memory_order_release);
     return 0;
 }
@@ -202,6 +253,7 @@ typedef struct sample_context {
     int64_t values[SS_VALUE_KINDS];  /* wall time and samples one task stands for */
     uint32_t n;
     uintptr_t task[SSP_ASYNCIO_TASKS_PER_TICK];
+    uintptr_t loop[SSP_ASYNCIO_TASKS_PER_TICK];
     uintptr_t coro[SSP_ASYNCIO_TASKS_PER_TICK];
     uint32_t name_id[SSP_ASYNCIO_TASKS_PER_TICK]; /* read before the chains: the visitor
                                                    * runs under the walker's lock */
@@ -219,6 +271,7 @@ static void add_task_sample(void *arg, uint32_t i, int result, const ssp_thread_
         return;                          /* running (on its thread's stack) or not started */
     ss_labels labels;
     memset(&labels, 0, sizeof labels);
+    loop_thread_labels(sc->loop[i], &labels);
     labels.task_name = sc->name_id[i];
     labels.task_id = (int64_t)sc->task[i];
     ss_aggregator_add(sc->tick->agg, stack->frames, stack->nframes, &labels, sc->values);
@@ -290,6 +343,7 @@ void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
         memcpy(&head, buf, sizeof head);
         memcpy(&coro, buf + st->coro_off, sizeof coro);
         memcpy(&name, buf + st->name_off, sizeof name);
+        memcpy(&sc.loop[sc.n], buf + st->loop_off, sizeof sc.loop[sc.n]);
         if (head.ob_type != (PyTypeObject *)st->task_type || coro == 0)
             continue;                     /* a Task subclass, or not a task any more */
         sc.task[sc.n] = task;
@@ -303,15 +357,16 @@ void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
 #else   /* !SSP_ASYNCIO_SUPPORTED */
 
 int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
-                       PyObject *probe_name)
+                       PyObject *probe_name, PyObject *probe_loop)
 {
-    (void)tasks; (void)task_type; (void)probe; (void)probe_coro; (void)probe_name;
+    (void)tasks; (void)task_type; (void)probe; (void)probe_coro; (void)probe_name; (void)probe_loop;
     PyErr_Format(PyExc_RuntimeError, "asyncio task sampling supports CPython 3.11 only; this is %d.%d",
                  PY_MAJOR_VERSION, PY_MINOR_VERSION);
     return -1;
 }
 
 int ssp_asyncio_attached(void) { return 0; }
+void ssp_asyncio_loop_running(PyObject *loop) { (void)loop; }
 void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick) { (void)walker; (void)tick; }
 void ssp_asyncio_detach(void) {}
 

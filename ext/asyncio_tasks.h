@@ -36,11 +36,15 @@
 
 /* With the GIL, while the profiler runs. `tasks` is the set inside
  * asyncio's WeakSet of tasks (its `data`), `task_type` _asyncio.Task, and
- * `probe` a task of that type made for the purpose whose coroutine is
- * `probe_coro` and whose name is `probe_name` (distinct objects referenced
- * nowhere else in it). 0 on success; -1 with a Python exception. */
+ * `probe` a task of that type made for the purpose whose coroutine, name and
+ * loop are `probe_coro`, `probe_name` and `probe_loop` (distinct objects
+ * referenced nowhere else in it). 0 on success; -1 with a Python exception. */
 int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
-                       PyObject *probe_name);
+                       PyObject *probe_name, PyObject *probe_loop);
+
+/* With the GIL: the calling thread now runs event loop `loop` (None: no
+ * loop any more). Its tasks' samples then carry this thread's labels. */
+void ssp_asyncio_loop_running(PyObject *loop);
 
 /* 1 while attached. */
 int ssp_asyncio_attached(void);

@@ -225,7 +225,7 @@ native_lock_profiling_active(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ig
 }
 
 PyDoc_STRVAR(asyncio_attach_doc,
-"asyncio_attach(tasks, task_type, probe, probe_coro, probe_name) -> None\n\n"
+"asyncio_attach(tasks, task_type, probe, probe_coro, probe_name, probe_loop) -> None\n\n"
 "Start sampling suspended asyncio tasks (see ext/asyncio_tasks.h): tasks is\n"
 "the set inside asyncio's WeakSet of tasks, probe a task of task_type whose\n"
 "coroutine and name are probe_coro and probe_name. Only while running.");
@@ -233,15 +233,22 @@ PyDoc_STRVAR(asyncio_attach_doc,
 static PyObject *
 native_asyncio_attach(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *tasks, *task_type, *probe, *coro, *name;
-    if (!PyArg_ParseTuple(args, "OOOOO:asyncio_attach", &tasks, &task_type, &probe, &coro, &name))
+    PyObject *tasks, *task_type, *probe, *coro, *name, *loop;
+    if (!PyArg_ParseTuple(args, "OOOOOO:asyncio_attach", &tasks, &task_type, &probe, &coro, &name, &loop))
         return NULL;
     if (!ss_core_running()) {
         PyErr_SetString(PyExc_RuntimeError, "the profiler is not running");
         return NULL;
     }
-    if (ssp_asyncio_attach(tasks, task_type, probe, coro, name) != 0)
+    if (ssp_asyncio_attach(tasks, task_type, probe, coro, name, loop) != 0)
         return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+native_asyncio_loop_running(PyObject *Py_UNUSED(module), PyObject *loop)
+{
+    ssp_asyncio_loop_running(loop);
     Py_RETURN_NONE;
 }
 
@@ -584,6 +591,8 @@ static PyMethodDef native_methods[] = {
     {"lock_profiling_active", native_lock_profiling_active, METH_NOARGS,
      "True while lock operations are sampled (the proxies should be installed)."},
     {"asyncio_attach", native_asyncio_attach, METH_VARARGS, asyncio_attach_doc},
+    {"asyncio_loop_running", native_asyncio_loop_running, METH_O,
+     "asyncio_loop_running(loop) -> None: the calling thread now runs loop (None: stopped)."},
     {"event_counts", native_event_counts, METH_NOARGS,
      "Counters of the exception and memory profilers (tests, benchmarks)."},
     {NULL, NULL, 0, NULL},

@@ -38,19 +38,53 @@ def _attach():
             raise RuntimeError("asyncio does not keep its tasks in _asyncio._all_tasks here")
         coro = _probe_coroutine()
         name = "stacksight-probe-" + str(id(coro))
-        probe = _asyncio.Task(coro, loop=_ProbeLoop(), name=name)
+        loop = _ProbeLoop()
+        probe = _asyncio.Task(coro, loop=loop, name=name)
         try:
-            native.asyncio_attach(tasks.data, _asyncio.Task, probe, coro, name)
+            native.asyncio_attach(tasks.data, _asyncio.Task, probe, coro, name, loop)
         finally:
             probe._log_destroy_pending = False
             tasks.discard(probe)
             coro.close()
+        _watch_running_loops(native)
     except Exception as exc:
         if not _warned:
             _warned = True
             from stacksight.profiler import logger
             logger().warning("stacksight: asyncio tasks are not sampled (wall time of waiting "
                              "coroutines stays on the event loop's thread): %s", exc)
+
+
+_original_set_running_loop = None
+
+
+def _watch_running_loops(native):
+    """Tell the sampler which thread runs which loop: asyncio's event loops
+    call events._set_running_loop(loop) when they start and (None) when
+    they stop, in the thread that runs them."""
+    global _original_set_running_loop
+    events = sys.modules["asyncio.events"]
+    if _original_set_running_loop is None:
+        original = events._set_running_loop
+
+        def _set_running_loop(loop):
+            original(loop)
+            if _native is not None:
+                _native.asyncio_loop_running(loop)
+
+        _original_set_running_loop = original
+        events._set_running_loop = _set_running_loop
+    running = events._get_running_loop()
+    if running is not None:
+        native.asyncio_loop_running(running)
+
+
+def _unwatch_running_loops():
+    global _original_set_running_loop
+    events = sys.modules.get("asyncio.events")
+    if _original_set_running_loop is not None and events is not None:
+        events._set_running_loop = _original_set_running_loop
+    _original_set_running_loop = None
 
 
 class _AttachAfterExec:
@@ -114,3 +148,4 @@ def uninstall():
     global _native
     _native = None
     _uninstall_finder()
+    _unwatch_running_loops()

@@ -84,6 +84,8 @@ def check_split(res, views, tasks=20):
             if not (isinstance(task, str) and task.startswith("handler-")):
                 continue
             names.add(task)
+            # the thread that runs the task's loop
+            assert smp.labels.get("thread name") == "MainThread", smp.labels
             for fn in charged:
                 if fn in smp.stack:
                     charged[fn] += smp.values["wall-time"]
@@ -183,3 +185,34 @@ def test_ten_thousand_short_tasks_at_1khz(tmp_path):
         charged += view.total("wall-time", lambda s: str(s.labels.get("task name", "")).startswith("short-")
                               and s.stack[:2] == ["sleep", "leaf"])
     assert charged > 0
+
+
+def test_tasks_carry_the_labels_of_their_loops_thread(tmp_path):
+    prefix = str(tmp_path / "loops")
+    result = run_python(f"""
+import asyncio, threading
+from stacksight import Profiler
+p = Profiler(output_pprof={prefix!r}, upload_interval=60).start()
+
+async def wait_here(label):
+    await asyncio.sleep(0.6)
+
+async def main(label):
+    await asyncio.gather(*(asyncio.create_task(wait_here(label), name=f"{{label}}-{{i}}") for i in range(5)))
+
+threads = [threading.Thread(target=asyncio.run, args=(main(f"in-{{n}}"),), name=f"loop-{{n}}") for n in range(2)]
+for t in threads:
+    t.start()
+asyncio.run(main("in-main"))
+for t in threads:
+    t.join()
+p.stop()
+""")
+    assert result.returncode == 0, result.stderr
+    seen = {}
+    for view in (load(f) for f in profile_files(prefix)):
+        for smp in view.samples:
+            task = smp.labels.get("task name")
+            if isinstance(task, str) and smp.stack[:2] == ["sleep", "wait_here"]:
+                seen.setdefault(task.rsplit("-", 1)[0], set()).add(smp.labels.get("thread name"))
+    assert seen == {"in-main": {"MainThread"}, "in-0": {"loop-0"}, "in-1": {"loop-1"}}, seen
