@@ -4,7 +4,11 @@ When asyncio is imported (at start, or later: a finder on sys.meta_path
 notices asyncio.tasks being loaded), the native sampler is given asyncio's
 set of live tasks and one probe task from which it learns where a Task keeps
 its coroutine and name (see ext/asyncio_tasks.h). A program that never
-imports asyncio only pays for the finder's name check per import."""
+imports asyncio only pays for the finder's name check per import.
+
+greenlet (gevent) is noticed the same way, only to say once that its
+suspended greenlets are not sampled: greenlet keeps them in a private C++
+structure with no published layout, which the sidecar cannot read safely."""
 import sys
 
 _native = None
@@ -87,11 +91,30 @@ def _unwatch_running_loops():
     _original_set_running_loop = None
 
 
-class _AttachAfterExec:
-    """The loader of asyncio.tasks, calling _attach once the module ran."""
+_greenlet_warned = False
 
-    def __init__(self, loader):
+
+def _greenlet_loaded():
+    global _greenlet_warned
+    if _native is None or _greenlet_warned:
+        return
+    _greenlet_warned = True
+    from stacksight.profiler import logger
+    logger().warning("stacksight: greenlets are not sampled one by one (greenlet keeps a suspended "
+                     "greenlet's frames in a private structure the sampler cannot read safely): "
+                     "their wall time shows on the thread that runs them, CPU is right")
+
+
+# Modules whose loading the finder reports, and what to do then.
+_WATCHED = {"asyncio.tasks": _attach, "greenlet": _greenlet_loaded}
+
+
+class _AttachAfterExec:
+    """The loader of a watched module, calling its hook once the module ran."""
+
+    def __init__(self, loader, hook):
         self._loader = loader
+        self._hook = hook
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -101,18 +124,18 @@ class _AttachAfterExec:
         module.__loader__ = self._loader
         if module.__spec__ is not None:
             module.__spec__.loader = self._loader
-        _uninstall_finder()
-        _attach()
+        self._hook()
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
 
 
-class _AsyncioFinder:
-    """On sys.meta_path until asyncio.tasks is imported."""
+class _ImportWatcher:
+    """On sys.meta_path while profiling: notices the watched modules."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "asyncio.tasks":
+        hook = _WATCHED.get(fullname)
+        if hook is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -120,12 +143,12 @@ class _AsyncioFinder:
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _AttachAfterExec(spec.loader)
+                    spec.loader = _AttachAfterExec(spec.loader, hook)
                 return spec
         return None
 
 
-_finder = _AsyncioFinder()
+_finder = _ImportWatcher()
 
 
 def _uninstall_finder():
@@ -138,9 +161,10 @@ def _uninstall_finder():
 def install(native):
     global _native
     _native = native
-    if "asyncio.tasks" in sys.modules:
-        _attach()
-    elif _finder not in sys.meta_path:
+    for name, hook in _WATCHED.items():
+        if name in sys.modules:
+            hook()
+    if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
 
 
