@@ -108,7 +108,7 @@ class Explorer:
     def _route(self, path: str, query) -> Response:
         if path in ("/", "/index.html"):
             return _static_file("index.html")
-        if re.fullmatch(r"/profiles/\d+", path) or path == "/merged":
+        if re.fullmatch(r"/profiles/\d+", path) or path in ("/merged", "/compare"):
             return _static_file("profile.html")
         if path == "/favicon.ico":
             return _static_file("favicon.svg")
@@ -120,6 +120,8 @@ class Explorer:
             return json_response({"facets": self.store.facet_counts(ProfileFilter.from_query(query))})
         if path == "/api/merged":
             return self._merged(query)
+        if path == "/api/diff":
+            return self._diff(query)
         if path == "/api/metrics":
             return self._metrics(query)
         if path == "/api/stats":
@@ -188,6 +190,30 @@ class Explorer:
         ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
         truncated = len(ids) > MAX_MERGED_PROFILES
         return self._graph_response(ids[:MAX_MERGED_PROFILES], query, {"truncated": truncated}, started)
+
+    def _diff(self, query) -> Response:
+        """Side B against side A.  Each side is a filter: keys prefixed ``a.``
+        or ``b.`` (``a.ids=3``, ``b.version=1.1``) plus the unprefixed filter
+        keys both share (``service=web``)."""
+        started = time.perf_counter()
+        shared = {key: values for key, values in query.items() if not key.startswith(("a.", "b."))}
+        sides = {}
+        for side in ("a", "b"):
+            own = {key[2:]: values for key, values in query.items() if key.startswith(side + ".")}
+            if not own:
+                raise FilterError(f"a diff needs side {side.upper()}: {side}.ids=… or {side}.<facet>=…")
+            profile_filter = ProfileFilter.from_query({**shared, **own})
+            ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
+            if not ids:
+                raise FilterError(f"side {side.upper()} matches no profile")
+            sides[side] = {"ids": ids[:MAX_MERGED_PROFILES], "truncated": len(ids) > MAX_MERGED_PROFILES,
+                           "filter": {key: values for key, values in own.items()}}
+        extra = {"diff": {side: {"filter": sides[side]["filter"], "truncated": sides[side]["truncated"]}
+                          for side in sides}}
+        body, packed = self.graphs.answer(sides["b"]["ids"], query, extra, base_ids=sides["a"]["ids"])
+        spent_ms = (time.perf_counter() - started) * 1000
+        return Response(200, "application/json", body, {"Server-Timing": f"graph;dur={spent_ms:.1f}"},
+                        gzip_body=packed)
 
     def _metrics(self, query) -> Response:
         service = query.get("service", [None])[0]
