@@ -22,6 +22,7 @@ from .aggregate_warmer import AggregateWarmer
 from .filters import FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .lost_samples import lost_samples
+from .metrics_series import metrics_answer
 from .sample_types import default_type, display_name, sort_key
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -216,12 +217,7 @@ class Explorer:
                         gzip_body=packed)
 
     def _metrics(self, query) -> Response:
-        service = query.get("service", [None])[0]
-        if service is None:
-            raise FilterError("metrics need ?service=NAME")
-        profile_filter = ProfileFilter.from_query({k: v for k, v in query.items() if k != "service"})
-        points = self.store.service_metrics(service, profile_filter, MAX_METRIC_POINTS)
-        return json_response({"service": service, "points": points})
+        return json_response(metrics_answer(self.store, query, MAX_METRIC_POINTS))
 
     def _download(self, profile_id: int, query) -> Response:
         name = query.get("attachment", [None])[0]
