@@ -170,7 +170,8 @@ def generated_uploads(url: str) -> dict:
     ids["metered"] = []
     for host, minutes in (("web-1", range(10)), ("web-2", [0, 1, 2, 7, 8, 9])):
         for minute in minutes:
-            rows = [(["main", "serve"], [(20 + minute) * SECOND_NS, 60 * SECOND_NS, 30 + minute, SECOND_NS])]
+            busy = 20 + minute if host == "web-1" else 8 + 2 * minute
+            rows = [(["main", "serve"], [busy * SECOND_NS, 60 * SECOND_NS, 30 + busy, busy * SECOND_NS // 4])]
             ids["metered"].append(upload(
                 url, {"service": "metered", "env": "prod", "host": host, "runtime": "CPython"},
                 profile_bytes=pprof_pb.encode_profile(pprof_pb.build_profile(metered, rows)),

@@ -106,7 +106,9 @@
   // host (or version, env, runtime), in the time range the list had (from/to
   // in this page's URL, put there by the list's row links).
   const METRIC_FORMATS = {
-    cores: (v) => formatCores(v), threads: (v) => `${Number(v.toFixed(2))} threads`, "bytes/s": (v) => formatRate(v),
+    // One unit per axis (never "0 mcores" under "0.4 cores").
+    cores: (v) => `${Number(v.toPrecision(3))} cores`, threads: (v) => `${Number(v.toPrecision(3))} threads`,
+    "bytes/s": (v) => formatRate(v),
     bytes: (v) => stacksight.formatBytes(v), "per second": (v) => `${Number(v.toPrecision(3))}/s`,
   };
   let metricsAnswer = null;
