@@ -8,7 +8,8 @@ process, on 127.0.0.1) gets real uploads through its intake:
   cold (decode + aggregate + tree), per type, per thread, bottom-up, again;
 * 200 generated profiles of one service (5 processes, each with 3,000 of
   the service's 14,000 stacks),
-  merged cold, then per type switch, then again.
+  merged cold, then per type switch, then again; then the diff of the
+  profiles of two hosts against those of two others (80 vs 80).
 
 "server" is the time the explorer spent on the answer (its Server-Timing
 header); "wall" adds HTTP and JSON transfer on loopback.  CPU time of this
@@ -98,6 +99,8 @@ def single_profile(url: str) -> list[bool]:
 
 
 def merged_profiles(url: str, count: int) -> list[bool]:
+    """Merged views, then diffs of two hosts against two others (their
+    profiles' aggregates already read by the merge)."""
     base = f"{url}/api/merged?service=merged"
     outcomes = [report(f"merged {count}, first view", timed_get(base + "&type=cpu-time"), MERGED_GOAL_MS)]
     for type_name in ("wall-time", "alloc-space", "heap-space"):
@@ -106,6 +109,12 @@ def merged_profiles(url: str, count: int) -> list[bool]:
     outcomes.append(report("merged, thread worker-2", timed_get(base + "&type=cpu-time&thread=worker-2"),
                            MERGED_GOAL_MS))
     outcomes.append(report("merged, back to cpu-time (cached)", timed_get(base + "&type=cpu-time"), MERGED_GOAL_MS))
+    # Compare: the profiles of two hosts against those of two others.
+    diff = (f"{url}/api/diff?service=merged&a.host=web-0&a.host=web-1&b.host=web-2&b.host=web-3")
+    sides = count * 2 // 5
+    outcomes.append(report(f"diff {sides} vs {sides} profiles (cpu-time)", timed_get(diff + "&type=cpu-time"),
+                           MERGED_GOAL_MS))
+    outcomes.append(report("diff, switch to wall-time", timed_get(diff + "&type=wall-time"), MERGED_GOAL_MS))
     return outcomes
 
 
