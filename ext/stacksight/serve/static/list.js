@@ -116,7 +116,7 @@
       // The list's time range goes along: the Metrics tab shows the same span.
       const range = new URLSearchParams();
       for (const key of ["from", "to"]) if (filters.get(key)) range.set(key, filters.get(key));
-      const href = `/profiles/${row.id}` + (range.size ? "?" + range : "");
+      const href = `/profiles/${row.id}` + (String(range) ? "?" + range : "");
       // The service cell is a real link (open in a new tab, copy link); a
       // click anywhere else on the row follows it too, in a new tab with
       // Ctrl/Cmd or the middle button as links do.
