@@ -48,6 +48,11 @@ def test_diff_of_two_profiles_by_ids(serve_server):
     inverted = tree(get_json(f"{serve_server.url}/api/diff?a.ids={a}&b.ids={b}&type=wall-time&view=inverted"))
     assert {c["n"]: (c["v"], c["b"]) for c in inverted["c"]} == {
         "compute": (21, 61), "io": (41, 41), "fresh": (41, 0), "legacy": (0, 11)}
+    # Sandwich (callers of compute), on both sides.
+    callers = tree(get_json(f"{serve_server.url}/api/diff?a.ids={a}&b.ids={b}&type=cpu-time&view=callers"
+                            "&function=compute"))
+    assert [(c["n"], c["v"], c["b"]) for c in callers["c"]] == [("compute", 20, 60)]
+    assert [(c["n"], c["v"], c["b"]) for c in callers["c"][0]["c"]] == [("main", 20, 60)]
 
 
 def test_diff_of_merged_versions_by_facet(serve_server):
