@@ -280,6 +280,22 @@ test("compare two ticked profiles: the older is A", async () => {
   assert.equal(Number(await list.getAttribute("#flamegraph", "data-total")), 1000);
 });
 
+test("a profile links to its diff against the previous profile of its service and host", async () => {
+  const page = await openPage(`/profiles/${server.ids.metered[2]}?type=cpu-time`);
+  await graphLoaded(page);
+  await page.waitForSelector("#compare-previous:not([hidden])");
+  const href = await page.getAttribute("#compare-previous", "href");
+  assert.equal(href, `/compare?a.ids=${server.ids.metered[1]}&b.ids=${server.ids.metered[2]}&type=cpu-time`);
+  await Promise.all([page.waitForNavigation(), page.click("#compare-previous button")]);
+  await graphLoaded(page);
+  assert.match(await page.textContent("#profile-title"), /Compare: B \(1\) against A \(1\)/);
+  // The first profile of a host has none before it.
+  const first = await openPage(`/profiles/${server.ids.metered[0]}`);
+  await graphLoaded(first);
+  await first.waitForTimeout(300);
+  assert.ok(await first.isHidden("#compare-previous"));
+});
+
 test("profile rows are real links: open in a new tab, keep the list's time range", async () => {
   const list = await openPage("/?service=compare-py&range=30d");
   await list.waitForFunction(() => document.body.dataset.loaded);

@@ -53,10 +53,26 @@
       document.getElementById("lost-notice").replaceChildren(
         el("div", { class: "notice" + (lost.dropped ? " lost" : ""), text: parts.join(" ") }));
     }
+    findPrevious();
     const link = document.getElementById("download-link");
     link.href = `/api/profiles/${detail.id}/download`;
     link.setAttribute("download", "");
     link.hidden = false;
+  }
+
+  // The profile before this one of the same service, env and host: the
+  // "Compare with previous" link (A = previous, B = this one).
+  async function findPrevious() {
+    const params = new URLSearchParams({ service: detail.service, env: detail.env, host: detail.host, limit: "2",
+                                         to: String((detail.start_ns - 1e6) / 1e9) });
+    try {
+      const listing = await fetchJson("/api/profiles?" + params);
+      const previous = listing.profiles.find((p) => p.id !== detail.id);
+      if (!previous) return;
+      const link = document.getElementById("compare-previous");
+      link.href = `/compare?a.ids=${previous.id}&b.ids=${detail.id}` + (pageParams.get("type") ? `&type=${encodeURIComponent(pageParams.get("type"))}` : "");
+      link.hidden = false;
+    } catch (error) { /* no link: the page works without it */ }
   }
 
   function kvTable(rows) {
