@@ -263,6 +263,29 @@ test("compare two versions from the list: a differential flame graph, its toolti
   assert.deepEqual(list.errors, []);
 });
 
+test("compare a time range with the period before it", async () => {
+  const [from, to] = server.ids.metered_range;
+  const middle = (from + to) / 2;
+  const list = await openPage(`/?service=metered&range=custom`);
+  await list.waitForFunction(() => document.body.dataset.loaded);
+  assert.ok(await list.isDisabled("#compare-period"), "no range, nothing to compare");
+  const local = (s) => { const d = new Date(s * 1000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 19); };
+  await list.fill("#range-from", local(middle));
+  await list.dispatchEvent("#range-from", "change");
+  await list.fill("#range-to", local(to));
+  await list.dispatchEvent("#range-to", "change");
+  await list.waitForFunction(() => !document.getElementById("compare-period").disabled);
+  await Promise.all([list.waitForNavigation(), list.click("#compare-period")]);
+  const params = new URL(list.url()).searchParams;
+  const [aFrom, aTo, bFrom, bTo] = ["a.from", "a.to", "b.from", "b.to"].map((k) => Number(params.get(k)));
+  assert.ok(Math.abs(aTo - bFrom) < 1e-6 && Math.abs((aTo - aFrom) - (bTo - bFrom)) < 1e-3);
+  assert.ok(Math.abs(bFrom - Math.floor(middle)) <= 1, `${bFrom} vs ${middle}`);
+  await graphLoaded(list);
+  const answer = await list.evaluate(() => stacksightGraphs.main.data.payload);
+  assert.ok(answer.profile_ids.length > 0 && answer.base_profile_ids.length > 0);
+  assert.equal(answer.diff.b.filter["from"][0], params.get("b.from"));
+});
+
 test("compare two ticked profiles: the older is A", async () => {
   const list = await openPage("/?service=compare-py");
   await list.waitForFunction(() => document.body.dataset.loaded);

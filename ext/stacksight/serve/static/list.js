@@ -83,7 +83,16 @@
     all.indeterminate = ticked > 0 && ticked < boxes.length;
   }
 
+  // This time range (B) and the one of the same length just before it (A).
+  function periods() {
+    const filters = filterParams();
+    const from = Number(filters.get("from")), to = filters.get("to") ? Number(filters.get("to")) : Date.now() / 1000;
+    if (!filters.get("from") || !(to > from)) return null;
+    return { a: [from - (to - from), from], b: [from, to] };
+  }
+
   function renderCompareChoices() {
+    document.getElementById("compare-period").disabled = periods() === null;
     const facet = document.getElementById("compare-facet").value;
     const values = (lastFacets[facet] || []).map((entry) => entry.value);
     for (const [id, pick] of [["compare-a", 0], ["compare-b", 1]]) {
@@ -220,6 +229,17 @@
     location.href = `/compare?a.ids=${a}&b.ids=${b}`;
   });
   document.getElementById("compare-facet").addEventListener("change", renderCompareChoices);
+  document.getElementById("compare-period").addEventListener("click", () => {
+    const sides = periods();
+    const params = filterParams();
+    params.delete("from");
+    params.delete("to");
+    for (const side of ["a", "b"]) {
+      params.set(`${side}.from`, String(sides[side][0]));
+      params.set(`${side}.to`, String(sides[side][1]));
+    }
+    location.href = "/compare?" + params;
+  });
   document.getElementById("compare-values").addEventListener("click", () => {
     const facet = document.getElementById("compare-facet").value;
     const params = filterParams();
