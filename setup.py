@@ -91,7 +91,16 @@ setup(
             include_dirs=[GENERATED, "src/common"],
             extra_compile_args=extra_cflags,
             extra_link_args=["-fsanitize=address,undefined"] if os.environ.get("STACKSIGHT_SANITIZE") else [],
-        )
+        ),
+        # The explorer's pprof-to-rows reader (serve/profile_aggregate.py falls
+        # back to pure Python without it); no interpreter internals, no libraries.
+        Extension(
+            "stacksight.serve._pprof_rows",
+            sources=[os.path.join("ext", "serve_native", f) for f in ("pprof_rows.c", "pprof_wire.c")],
+            include_dirs=[os.path.join("ext", "serve_native")],
+            extra_compile_args=extra_cflags,
+            extra_link_args=["-fsanitize=address,undefined"] if os.environ.get("STACKSIGHT_SANITIZE") else [],
+        ),
     ],
     cmdclass={"build_ext": BuildNative},
 )

@@ -8,7 +8,11 @@ process, on 127.0.0.1) gets real uploads through its intake:
   cold (decode + aggregate + tree), per type, per thread, bottom-up, again;
 * 200 generated profiles of one service (5 processes, each with 3,000 of
   the service's 14,000 stacks),
-  merged cold, then per type switch, then again.
+  merged cold, then per type switch, then again; then the diff of the
+  profiles of two hosts against those of two others (80 vs 80).
+
+First, the cost of reading one stored profile (decompress, decode, rows) with
+the C reader and with the pure-Python reader, median of 5 runs each.
 
 "server" is the time the explorer spent on the answer (its Server-Timing
 header); "wall" adds HTTP and JSON transfer on loopback.  CPU time of this
@@ -98,6 +102,8 @@ def single_profile(url: str) -> list[bool]:
 
 
 def merged_profiles(url: str, count: int) -> list[bool]:
+    """Merged views, then diffs of two hosts against two others (their
+    profiles' aggregates already read by the merge)."""
     base = f"{url}/api/merged?service=merged"
     outcomes = [report(f"merged {count}, first view", timed_get(base + "&type=cpu-time"), MERGED_GOAL_MS)]
     for type_name in ("wall-time", "alloc-space", "heap-space"):
@@ -106,6 +112,12 @@ def merged_profiles(url: str, count: int) -> list[bool]:
     outcomes.append(report("merged, thread worker-2", timed_get(base + "&type=cpu-time&thread=worker-2"),
                            MERGED_GOAL_MS))
     outcomes.append(report("merged, back to cpu-time (cached)", timed_get(base + "&type=cpu-time"), MERGED_GOAL_MS))
+    # Compare: the profiles of two hosts against those of two others.
+    diff = (f"{url}/api/diff?service=merged&a.host=web-0&a.host=web-1&b.host=web-2&b.host=web-3")
+    sides = count * 2 // 5
+    outcomes.append(report(f"diff {sides} vs {sides} profiles (cpu-time)", timed_get(diff + "&type=cpu-time"),
+                           MERGED_GOAL_MS))
+    outcomes.append(report("diff, switch to wall-time", timed_get(diff + "&type=wall-time"), MERGED_GOAL_MS))
     return outcomes
 
 
@@ -116,11 +128,38 @@ def wait_warm(server, count: int, timeout: float) -> float:
     return time.perf_counter() - started
 
 
+def reader_costs() -> None:
+    from stacksight.serve import compression, profile_aggregate
+    from stacksight.serve.aggregate_cache import STORED_LIMITS
+    from stacksight.serve.pprof_reader import decode_profile
+    from stacksight.serve.profile_types import canonicalize
+
+    def median_ms(work) -> float:
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            runs.append((time.perf_counter() - started) * 1000)
+        return sorted(runs)[2]
+
+    print("Reading one stored profile (decompress + decode + rows, median of 5):")
+    for label, rows in (("3,000 stacks", big_profile.service_rows(1000, 3000)), ("14,000 stacks", None)):
+        raw = pprof_pb.encode_profile(big_profile.big_profile(rows=rows), "gzip")
+        frames = profile_aggregate.FrameTable()
+        native = median_ms(lambda: profile_aggregate.aggregate_attachments(
+            1, [("auto.pprof", raw)], frames, STORED_LIMITS, 1 << 30))
+        python = median_ms(lambda: profile_aggregate.aggregate_profiles(1, [canonicalize(
+            "auto.pprof", decode_profile(compression.decompress(raw, 1 << 30)[1], STORED_LIMITS))], frames))
+        which = "C reader" if profile_aggregate._pprof_rows is not None else "C reader NOT BUILT, Python"
+        print(f"  {label:<14} {which}: {native:6.1f} ms   pure Python: {python:6.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="merge 40 profiles instead of 200")
     args = parser.parse_args()
     count = 40 if args.quick else 200
+    reader_costs()
     with tempfile.TemporaryDirectory(prefix="stacksight-explorer-bench-") as tmp:
         db_path = os.path.join(tmp, "profiles.db")
         server = start_serve(db_path, max_body_mb=64)

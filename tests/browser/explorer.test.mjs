@@ -4,7 +4,7 @@
 // made-to-measure ones.  Each test is one item of issue #16.
 //
 //   make test-explorer-browser     (npm installs playwright-core here first)
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -20,6 +20,9 @@ const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const HOT_LEAF = "selector_select_wait";
 
 let fixture, server, browser;
+// Each test's browser contexts, closed after it: their idle keep-alive
+// connections would otherwise hold the server's connection slots (64).
+const contexts = [];
 
 before(async () => {
   assert.ok(existsSync(executablePath), `no chromium at ${executablePath} (apt-get install chromium)`);
@@ -37,8 +40,13 @@ after(async () => {
   if (fixture) { fixture.stdin.end(); await new Promise((resolve) => fixture.once("exit", resolve)); }
 });
 
+afterEach(async () => {
+  for (const context of contexts.splice(0)) await context.close();
+});
+
 async function openPage(url, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, ...options });
+  contexts.push(context);
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
@@ -206,4 +214,175 @@ test("a bad ?type= falls back to the default type; dark mode and favicon", async
   await page.click("#fullscreen-button");
   assert.ok(await page.isVisible("#flame-panel.fullscreen #type-switch"));
   assert.ok(await page.isVisible("#flame-panel.fullscreen #flame-search"));
+});
+
+// Colour of the canvas pixel in the middle of a drawn frame, as [r, g, b].
+const pixelOf = (page, name) => page.evaluate((n) => {
+  const graph = stacksightGraphs.main;
+  const entry = graph.framesNamed(n)[0];
+  const ratio = window.devicePixelRatio || 1;
+  const data = graph.canvas.getContext("2d").getImageData(Math.round((entry.left + Math.min(entry.width / 2, 40)) * ratio),
+    Math.round((entry.top + 3) * ratio), 1, 1).data;
+  return [data[0], data[1], data[2]];
+}, name);
+
+test("compare two versions from the list: a differential flame graph, its tooltip and table", async () => {
+  const list = await openPage("/?service=compare-py");
+  await list.waitForFunction(() => document.body.dataset.loaded);
+  await list.selectOption("#compare-facet", "version");
+  await list.selectOption("#compare-a", "1");
+  await list.selectOption("#compare-b", "2");
+  await Promise.all([list.waitForNavigation(), list.click("#compare-values")]);
+  const params = new URL(list.url()).searchParams;
+  assert.equal(new URL(list.url()).pathname, "/compare");
+  assert.deepEqual([params.get("service"), params.get("a.version"), params.get("b.version")], ["compare-py", "1", "2"]);
+  await graphLoaded(list);
+  assert.match(await list.textContent("#profile-title"), /Compare: B \(1\) against A \(1\)/);
+  assert.match(await list.textContent("#graph-notices"), /Comparing B: 1 profile \(version=2\) with A: 1 profile \(version=1\)/);
+  // Shares: parse 60% -> 20% (blue), render_v2 0 -> 60% (red), io_wait the same (grey).
+  const [grown, shrunk, same] = [await pixelOf(list, "render_v2"), await pixelOf(list, "parse"), await pixelOf(list, "io_wait")];
+  assert.ok(grown[0] > grown[2] + 60, `render_v2 is red: ${grown}`);
+  assert.ok(shrunk[2] > shrunk[0] + 40, `parse is blue: ${shrunk}`);
+  assert.ok(Math.abs(same[0] - same[2]) < 30, `io_wait is grey: ${same}`);
+  // Gone from B: still drawn (width of A's share), coloured blue.
+  assert.equal((await frames(list, "legacy_format")).length, 1);
+  const legacy = (await frames(list, "legacy_format"))[0];
+  await list.mouse.move(legacy.x, legacy.y);
+  const tip = await list.textContent("#tooltip");
+  assert.match(tip, /A \(base\): 200 ns \(20% of A\)/);
+  assert.match(tip, /B: 0 ns \(0% of B\)/);
+  assert.match(tip, /only in A/);
+  // Widths add both sides' shares: render_v2 (0 + 60%) as wide as parse's 60% in A... halved over two sides.
+  const width = await list.evaluate(() => document.getElementById("flamegraph").clientWidth);
+  const render = (await frames(list, "render_v2"))[0];
+  assert.ok(Math.abs(render.width / width - 0.3) < 0.01, `render_v2 is ${render.width} of ${width}`);
+  assert.match(await list.textContent("#top-table thead"), /Self A.*Self B.*Self share change/);
+  const firstRow = await list.$$eval("#top-table tbody tr", (rows) => rows[0].textContent);
+  assert.match(firstRow, /render_v2.*\+60 pts/);
+  assert.match(await list.textContent("#legend"), /larger share in B/);
+  assert.deepEqual(list.errors, []);
+});
+
+test("compare a time range with the period before it", async () => {
+  const [from, to] = server.ids.metered_range;
+  const middle = (from + to) / 2;
+  const list = await openPage(`/?service=metered&range=custom`);
+  await list.waitForFunction(() => document.body.dataset.loaded);
+  assert.ok(await list.isDisabled("#compare-period"), "no range, nothing to compare");
+  const local = (s) => { const d = new Date(s * 1000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 19); };
+  await list.fill("#range-from", local(middle));
+  await list.dispatchEvent("#range-from", "change");
+  await list.fill("#range-to", local(to));
+  await list.dispatchEvent("#range-to", "change");
+  await list.waitForFunction(() => !document.getElementById("compare-period").disabled);
+  await Promise.all([list.waitForNavigation(), list.click("#compare-period")]);
+  const params = new URL(list.url()).searchParams;
+  const [aFrom, aTo, bFrom, bTo] = ["a.from", "a.to", "b.from", "b.to"].map((k) => Number(params.get(k)));
+  assert.ok(Math.abs(aTo - bFrom) < 1e-6 && Math.abs((aTo - aFrom) - (bTo - bFrom)) < 1e-3);
+  assert.ok(Math.abs(bFrom - Math.floor(middle)) <= 1, `${bFrom} vs ${middle}`);
+  await graphLoaded(list);
+  const answer = await list.evaluate(() => stacksightGraphs.main.data.payload);
+  assert.ok(answer.profile_ids.length > 0 && answer.base_profile_ids.length > 0);
+  assert.equal(answer.diff.b.filter["from"][0], params.get("b.from"));
+});
+
+test("compare two ticked profiles: the older is A", async () => {
+  const list = await openPage("/?service=compare-py");
+  await list.waitForFunction(() => document.body.dataset.loaded);
+  assert.ok(await list.isDisabled("#compare-selected"));
+  const boxes = await list.$$(".row-select");
+  await boxes[0].check();
+  assert.equal(await list.evaluate(() => document.getElementById("select-all").indeterminate), true);
+  await boxes[1].check();
+  assert.equal(await list.evaluate(() => document.getElementById("select-all").checked), true);
+  await Promise.all([list.waitForNavigation(), list.click("#compare-selected")]);
+  const params = new URL(list.url()).searchParams;
+  assert.equal(params.get("a.ids"), String(server.ids.compare["1"]));
+  assert.equal(params.get("b.ids"), String(server.ids.compare["2"]));
+  await graphLoaded(list);
+  assert.equal(Number(await list.getAttribute("#flamegraph", "data-total")), 1000);
+});
+
+test("a profile links to its diff against the previous profile of its service and host", async () => {
+  const page = await openPage(`/profiles/${server.ids.metered[2]}?type=cpu-time`);
+  await graphLoaded(page);
+  await page.waitForSelector("#compare-previous:not([hidden])");
+  const href = await page.getAttribute("#compare-previous", "href");
+  assert.equal(href, `/compare?a.ids=${server.ids.metered[1]}&b.ids=${server.ids.metered[2]}&type=cpu-time`);
+  await Promise.all([page.waitForNavigation(), page.click("#compare-previous button")]);
+  await graphLoaded(page);
+  assert.match(await page.textContent("#profile-title"), /Compare: B \(1\) against A \(1\)/);
+  // The first profile of a host has none before it.
+  const first = await openPage(`/profiles/${server.ids.metered[0]}`);
+  await graphLoaded(first);
+  await first.waitForTimeout(300);
+  assert.ok(await first.isHidden("#compare-previous"));
+});
+
+test("profile rows are real links: open in a new tab, keep the list's time range", async () => {
+  const list = await openPage("/?service=compare-py&range=30d");
+  await list.waitForFunction(() => document.body.dataset.loaded);
+  const link = await list.$("tr.profile-row a.row-link");
+  const href = await link.getAttribute("href");
+  assert.match(href, /^\/profiles\/\d+\?from=[\d.]+$/);
+  const [tab] = await Promise.all([list.context().waitForEvent("page"), link.click({ modifiers: ["Control"] })]);
+  await tab.waitForLoadState();
+  assert.equal(new URL(tab.url()).pathname, href.split("?")[0]);
+  assert.equal(new URL(list.url()).pathname, "/", "the list stays where it was");
+  // A plain click on the row (not on the link) opens the profile here.
+  await Promise.all([list.waitForNavigation(), list.click("tr.profile-row td.col-env")]);
+  assert.match(new URL(list.url()).pathname, /^\/profiles\/\d+$/);
+});
+
+test("frames are focusable elements: Tab reaches the graph, arrows move focus, Enter zooms, Esc undoes", async () => {
+  const page = await openPage(`/profiles/${server.ids.compare["1"]}?type=cpu-time`);
+  await graphLoaded(page);
+  await page.focus("#flame-search");
+  for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+  const focused = () => page.evaluate(() => ({ role: document.activeElement.getAttribute("role"),
+    label: document.activeElement.getAttribute("aria-label") || "", level: document.activeElement.getAttribute("aria-level") }));
+  let now = await focused();
+  assert.equal(now.role, "treeitem", "Tab lands on a frame");
+  assert.match(now.label, /^all: 1 µs/);
+  await page.keyboard.press("ArrowDown");
+  now = await focused();
+  assert.match(now.label, /^main: 1 µs, 100% of all/);
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  now = await focused();
+  assert.match(now.label, /^parse: 600 ns, 60% of all, self 600 ns/);
+  assert.match(await page.textContent("#tooltip"), /parse/);
+  await page.keyboard.press("Enter");
+  assert.match(await page.textContent("#flame-status"), /Zoomed into parse/);
+  assert.match((await focused()).label, /^parse/);
+  await page.keyboard.press("Escape");
+  assert.doesNotMatch(await page.textContent("#flame-status"), /Zoomed into/);
+  assert.equal((await focused()).role, "treeitem", "focus stays on a frame");
+  assert.ok(Number(await page.getAttribute("#flamegraph", "data-focusable")) >= 5);
+  assert.deepEqual(page.errors, []);
+});
+
+test("Metrics tab: one line per host with gaps, the list's time range, crisp text, wall/exceptions/lock wait", async () => {
+  const [from, to] = server.ids.metered_range;
+  const id = server.ids.metered[0];
+  const page = await openPage(`/profiles/${id}?tab=metrics&from=${from}&to=${to}`);
+  await page.waitForFunction(() => document.body.dataset.metricsLoaded);
+  assert.match(await page.textContent("#metrics-caption"), /16 profiles of service metered .*\(the list's time range\).* 2 hosts/);
+  for (const measure of ["cpu", "wall", "exceptions", "lock_wait"]) {
+    assert.equal(await page.getAttribute(`#chart-${measure}`, "data-series"), "2", measure);
+  }
+  // web-2 paused for four minutes: its line is in two pieces, web-1's in one.
+  const lines = await page.$$eval("#chart-cpu polyline", (ps) => ps.map((p) => p.getAttribute("points").split(" ").length));
+  assert.deepEqual(lines.sort(), [10, 3, 3].sort());
+  // The SVG is drawn at its own pixel size: not stretched.
+  const [attr, shown] = await page.$eval("#chart-cpu svg", (svg) => [Number(svg.getAttribute("width")), svg.getBoundingClientRect().width]);
+  assert.ok(Math.abs(attr - shown) < 1, `${attr} vs ${shown}`);
+  assert.match(await page.textContent("#chart-cpu"), /web-1.*web-2/);
+  assert.match(await page.textContent("#chart-wall h4"), /Wall time \(threads\)/);
+  assert.match(await page.textContent("#chart-exceptions svg"), /\/s/);
+  // By version instead: one line.
+  await page.selectOption("#metrics-group", "version");
+  await page.waitForFunction(() => document.querySelector("#chart-cpu").dataset.series === "1");
+  assert.equal(new URL(page.url()).searchParams.get("metrics_by"), "version");
+  assert.deepEqual(page.errors, []);
 });

@@ -5,7 +5,9 @@ with: real uploads from the project's own Python profiler (a short profiled
 program with CPU, wall, exceptions and a lock; and from the Ruby gem when its
 extension is built), the generated 14,000-stack profile, an upload whose
 profiler dropped 46 % of its samples, heap snapshots of two processes to
-merge, and a small profile with exception and lock labels.  Prints one JSON
+merge, a small profile with exception and lock labels, two versions of one
+service to compare, and a service profiled on two hosts over ten minutes
+(one host pausing) for the Metrics tab.  Prints one JSON
 line ({"url", "ids": {...}}) and serves until its standard input closes.
 
     .venv/bin/python tests/browser/fixture_server.py
@@ -149,6 +151,32 @@ def generated_uploads(url: str) -> dict:
         (["main", "flush"], [0, 3_000_000], {"lock name": "log.py:40:log_lock", "thread name": "w2"})])
     ids["labels"] = upload(url, {"service": "labelled", "env": "prod", "runtime": "CPython"},
                            profile_bytes=pprof_pb.encode_profile(labelled), start_ns=start)
+    # Version 2 of "compare-py" spends less in parse, more in a new render_v2
+    # and nothing in legacy_format.
+    cpu = [("cpu-time", "nanoseconds"), ("wall-time", "nanoseconds")]
+    versions = {"1": [(["main", "handle", "parse"], [600, 600]), (["main", "handle", "legacy_format"], [200, 200]),
+                      (["main", "io_wait"], [200, 900])],
+                "2": [(["main", "handle", "parse"], [200, 200]), (["main", "handle", "render_v2"], [600, 600]),
+                      (["main", "io_wait"], [200, 900])]}
+    ids["compare"] = {}
+    for version, rows in versions.items():
+        ids["compare"][version] = upload(url, {"service": "compare-py", "env": "prod", "version": version,
+                                               "runtime": "CPython"},
+                                         profile_bytes=pprof_pb.encode_profile(pprof_pb.build_profile(cpu, rows)),
+                                         start_ns=start + int(version) * 60 * SECOND_NS)
+    # "metered": web-1 every minute for 10 minutes, web-2 minutes 0-2 and 7-9.
+    metered = [("cpu-time", "nanoseconds"), ("wall-time", "nanoseconds"), ("exception-samples", "count"),
+               ("lock-acquire-wait", "nanoseconds")]
+    ids["metered"] = []
+    for host, minutes in (("web-1", range(10)), ("web-2", [0, 1, 2, 7, 8, 9])):
+        for minute in minutes:
+            busy = 20 + minute if host == "web-1" else 8 + 2 * minute
+            rows = [(["main", "serve"], [busy * SECOND_NS, 60 * SECOND_NS, 30 + busy, busy * SECOND_NS // 4])]
+            ids["metered"].append(upload(
+                url, {"service": "metered", "env": "prod", "host": host, "runtime": "CPython"},
+                profile_bytes=pprof_pb.encode_profile(pprof_pb.build_profile(metered, rows)),
+                start_ns=start + minute * 60 * SECOND_NS))
+    ids["metered_range"] = [(start - 60 * SECOND_NS) / SECOND_NS, (start + 11 * 60 * SECOND_NS) / SECOND_NS]
     return ids
 
 

@@ -52,8 +52,15 @@ try {
   await shot("10-merged-heap-snapshot", `/merged?service=heapy&type=heap-space`);
   await shot("11-dark-mode", `/profiles/${py}?type=wall-time`, { dark: true });
   await shot("12-search", `/profiles/${py}?type=cpu-time&q=render`);
-  await shot("13-metrics", `/profiles/${py}`, { act: async (p) => { await p.click("#tabs button[data-tab=metrics]");
+  const [from, to] = server.ids.metered_range;
+  await shot("13-metrics", `/profiles/${server.ids.metered[3]}?tab=metrics&from=${from}&to=${to}`, { height: 1300, act: async (p) => {
     await p.waitForFunction(() => document.body.dataset.metricsLoaded); } });
+  await shot("14-compare-versions", `/compare?service=compare-py&a.version=1&b.version=2&type=cpu-time`, {
+    height: 1000, act: (p) => hover(p, "render_v2") });
+  await shot("15-focused-frame", `/profiles/${server.ids.compare["1"]}?type=cpu-time`, { act: async (p) => {
+    await p.focus("#flame-search");
+    for (let i = 0; i < 3; i++) await p.keyboard.press("Tab");
+    for (let i = 0; i < 3; i++) await p.keyboard.press("ArrowDown"); } });
 } finally {
   await browser.close();
   fixture.stdin.end();

@@ -95,6 +95,36 @@ def test_metrics_of_a_service_over_time(serve_server):
     assert status == 400
 
 
+def test_metrics_series_per_host_rates_and_time_range(serve_server):
+    start = 1_700_000_000 * SECOND_NS
+    types = [("cpu-time", "nanoseconds"), ("wall-time", "nanoseconds"), ("exception-samples", "count")]
+    for minute, host in [(0, "web-1"), (1, "web-1"), (2, "web-1"), (0, "web-2"), (5, "web-2")]:
+        rows = [(["main"], [30 * SECOND_NS, 120 * SECOND_NS, 6 * (minute + 1)])]
+        upload(serve_server.url, {**TAGS, "service": "rated", "host": host}, start_ns=start + minute * 60 * SECOND_NS,
+               profile_bytes=pprof_pb.encode_profile(pprof_pb.build_profile(types, rows)))
+    # No wall or exception types: those measures have no point (a gap), not 0.
+    cpu_only = pprof_pb.build_profile([("cpu-time", "nanoseconds")], [(["main"], [SECOND_NS])])
+    upload(serve_server.url, {**TAGS, "service": "rated", "host": "web-1"}, start_ns=start + 3 * 60 * SECOND_NS,
+           profile_bytes=pprof_pb.encode_profile(cpu_only))
+    metrics = get_json(f"{serve_server.url}/api/metrics?service=rated")
+    assert [s["name"] for s in metrics["series"]] == ["web-1", "web-2"]
+    web1 = metrics["series"][0]["points"]
+    assert [p["start_ns"] for p in web1] == [start + m * 60 * SECOND_NS for m in (0, 1, 2, 3)]
+    assert web1[0]["values"]["cpu"] == pytest.approx(0.5)      # 30 s of CPU in 60 s
+    assert web1[0]["values"]["wall"] == pytest.approx(2.0)     # two threads' wall time
+    assert web1[1]["values"]["exceptions"] == pytest.approx(12 / 60)
+    assert web1[3]["values"]["wall"] is None and web1[3]["values"]["exceptions"] is None
+    assert web1[0]["values"]["lock_wait"] is None
+    by_version = get_json(f"{serve_server.url}/api/metrics?service=rated&group=version")
+    assert [s["name"] for s in by_version["series"]] == ["7"] and len(by_version["series"][0]["points"]) == 6
+    ranged = get_json(f"{serve_server.url}/api/metrics?service=rated&from={start // SECOND_NS + 150}"
+                      f"&to={start // SECOND_NS + 250}")
+    assert sorted(p["start_ns"] for p in ranged["points"]) == [start + 120 * SECOND_NS, start + 180 * SECOND_NS]
+    assert ranged["from_ns"] == start + 150 * SECOND_NS
+    status, _, body = http_request(f"{serve_server.url}/api/metrics?service=rated&group=pid")
+    assert status == 400 and b"group must be one of" in body
+
+
 def test_download_returns_original_bytes_readable_by_go_pprof(serve_server, tmp_path):
     raw = pprof_pb.encode_profile(cpu_profile(), "gzip")
     profile_id = upload(serve_server.url, TAGS, profile_bytes=raw)

@@ -1,7 +1,7 @@
 """Keep the aggregates of recently viewed profiles, bounded by their size.
 
-Decompressing and decoding a pprof in pure Python costs ~0.2 s for a 14k-stack
-profile; a merge of 200 profiles would pay that 200 times on every switch of
+Decompressing and reading a 14k-stack pprof costs ~15 ms (C reader; 0.3 s in
+pure Python); a merge of 200 profiles would pay that 200 times on every switch of
 type or thread.  Stored profiles never change (they only disappear), so the
 aggregate of each is made once and kept here, least recently used dropped
 first once the rows held pass a budget.  All aggregates share one
@@ -14,10 +14,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from . import compression
-from .pprof_reader import DecodeLimits, decode_profile
-from .profile_aggregate import FrameTable, ProfileAggregate, aggregate_profiles
-from .profile_types import canonicalize
+from .pprof_reader import DecodeLimits
+from .profile_aggregate import FrameTable, ProfileAggregate, aggregate_attachments
 
 # Larger than any upload the intake accepts: stored profiles passed its limit.
 MAX_DECOMPRESSED_BYTES = 1 << 30
@@ -81,10 +79,7 @@ class AggregateCache:
             return None
         # Sample types renamed to the seed's vocabulary per attachment, exactly
         # as the intake did when it computed the totals.
-        profiles = [canonicalize(name, decode_profile(compression.decompress(data, MAX_DECOMPRESSED_BYTES)[1],
-                                                      STORED_LIMITS))
-                    for name, data in attachments]
-        aggregate = aggregate_profiles(profile_id, profiles, frames)
+        aggregate = aggregate_attachments(profile_id, attachments, frames, STORED_LIMITS, MAX_DECOMPRESSED_BYTES)
         summary = self._store.get_profile(profile_id) or {}
         tags = {tag["key"]: tag["value"] for tag in summary.get("tags", [])}
         aggregate.process = tags.get(PROCESS_TAG) or f"{summary.get('host', '')}/{profile_id}"

@@ -23,6 +23,7 @@ from .downloads import DownloadError, download_form, prepare_download
 from .filters import INT64_LIMIT, FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .lost_samples import lost_samples
+from .metrics_series import metrics_answer
 from .sample_types import default_type, display_name, sort_key
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -109,7 +110,7 @@ class Explorer:
     def _route(self, path: str, query) -> Response:
         if path in ("/", "/index.html"):
             return _static_file("index.html")
-        if re.fullmatch(r"/profiles/\d+", path) or path == "/merged":
+        if re.fullmatch(r"/profiles/\d+", path) or path in ("/merged", "/compare"):
             return _static_file("profile.html")
         if path == "/favicon.ico":
             return _static_file("favicon.svg")
@@ -121,6 +122,8 @@ class Explorer:
             return json_response({"facets": self.store.facet_counts(ProfileFilter.from_query(query))})
         if path == "/api/merged":
             return self._merged(query)
+        if path == "/api/diff":
+            return self._diff(query)
         if path == "/api/metrics":
             return self._metrics(query)
         if path == "/api/stats":
@@ -192,13 +195,32 @@ class Explorer:
         truncated = len(ids) > MAX_MERGED_PROFILES
         return self._graph_response(ids[:MAX_MERGED_PROFILES], query, {"truncated": truncated}, started)
 
+    def _diff(self, query) -> Response:
+        """Side B against side A.  Each side is a filter: keys prefixed ``a.``
+        or ``b.`` (``a.ids=3``, ``b.version=1.1``) plus the unprefixed filter
+        keys both share (``service=web``)."""
+        started = time.perf_counter()
+        shared = {key: values for key, values in query.items() if not key.startswith(("a.", "b."))}
+        sides = {}
+        for side in ("a", "b"):
+            own = {key[2:]: values for key, values in query.items() if key.startswith(side + ".")}
+            if not own:
+                raise FilterError(f"a diff needs side {side.upper()}: {side}.ids=… or {side}.<facet>=…")
+            profile_filter = ProfileFilter.from_query({**shared, **own})
+            ids = self.store.matching_ids(profile_filter, MAX_MERGED_PROFILES + 1)
+            if not ids:
+                raise FilterError(f"side {side.upper()} matches no profile")
+            sides[side] = {"ids": ids[:MAX_MERGED_PROFILES], "truncated": len(ids) > MAX_MERGED_PROFILES,
+                           "filter": {key: values for key, values in own.items()}}
+        extra = {"diff": {side: {"filter": sides[side]["filter"], "truncated": sides[side]["truncated"]}
+                          for side in sides}}
+        body, packed = self.graphs.answer(sides["b"]["ids"], query, extra, base_ids=sides["a"]["ids"])
+        spent_ms = (time.perf_counter() - started) * 1000
+        return Response(200, "application/json", body, {"Server-Timing": f"graph;dur={spent_ms:.1f}"},
+                        gzip_body=packed)
+
     def _metrics(self, query) -> Response:
-        service = query.get("service", [None])[0]
-        if service is None:
-            raise FilterError("metrics need ?service=NAME")
-        profile_filter = ProfileFilter.from_query({k: v for k, v in query.items() if k != "service"})
-        points = self.store.service_metrics(service, profile_filter, MAX_METRIC_POINTS)
-        return json_response({"service": service, "points": points})
+        return json_response(metrics_answer(self.store, query, MAX_METRIC_POINTS))
 
     def _download(self, profile_id: int, query) -> Response:
         name = query.get("attachment", [None])[0]

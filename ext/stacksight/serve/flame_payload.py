@@ -24,11 +24,11 @@ DEFAULT_MAX_NODES = 80_000  # a 14k-stack profile (~63k nodes) arrives whole
 OTHER_FRAME = -1
 
 
-def _kept_nodes(tree: FullTree, start: int, end: int, max_nodes: int) -> list[int]:
-    """Pre-order node numbers in [start, end) to send, the biggest first in mind."""
+def _kept_nodes(tree: FullTree, start: int, end: int, max_nodes: int, values) -> list[int]:
+    """Pre-order node numbers in [start, end) to send, the biggest first in mind
+    (``values``: a magnitude per node, never bigger than its parent's)."""
     if end - start <= max_nodes:
         return list(range(start, end))
-    values = tree.value
     # Threshold: the max_nodes-th biggest magnitude.  Strictly bigger nodes
     # are kept, so ties at the threshold cannot overflow the budget.
     threshold = sorted((abs(values[node]) for node in range(start, end)), reverse=True)[max_nodes - 1]
@@ -43,11 +43,23 @@ def _kept_nodes(tree: FullTree, start: int, end: int, max_nodes: int) -> list[in
     return kept
 
 
+def diff_weights(tree: FullTree) -> list[float]:
+    """What a node of a diff weighs: its share of side B plus its share of
+    side A, so that sides of different sizes count alike."""
+    base = tree.extra["base_value"]
+    total_b, total_a = abs(tree.value[0]) or 1, abs(base[0]) or 1
+    return [abs(b) / total_b + abs(a) / total_a for b, a in zip(tree.value, base)]
+
+
 def tree_payload(tree: FullTree, frames: FrameTable, focus: int = 0, max_nodes: int = DEFAULT_MAX_NODES) -> dict:
+    """The answer for the subtree at ``focus``.  A diff tree (``base_value`` in
+    its extra) also sends the base side's value and self per node."""
     if not 0 <= focus < tree.node_count():
         raise ValueError(f"focus {focus} is not a node of this graph (it has {tree.node_count()})")
     end = focus + tree.size[focus]
-    kept = _kept_nodes(tree, focus, end, max(1, max_nodes - 1))
+    base_value = tree.extra.get("base_value")
+    weights = diff_weights(tree) if base_value is not None else tree.value
+    kept = _kept_nodes(tree, focus, end, max(1, max_nodes - 1), weights)
     position = {node: index for index, node in enumerate(kept)}
     local_frames: dict[int, int] = {}
     out_frame, out_parent, out_value, out_self, out_id = [], [], [], [], []
@@ -67,6 +79,7 @@ def tree_payload(tree: FullTree, frames: FrameTable, focus: int = 0, max_nodes: 
     # Children left out: one "other" node per kept parent.
     hidden_value: dict[int, int] = {}
     hidden_count: dict[int, int] = {}
+    hidden_base: dict[int, int] = {}
     cut_nodes = (end - focus) - len(kept)
     if cut_nodes:
         for node in range(focus + 1, end):
@@ -74,6 +87,8 @@ def tree_payload(tree: FullTree, frames: FrameTable, focus: int = 0, max_nodes: 
             if node not in position and up in position:
                 hidden_value[up] = hidden_value.get(up, 0) + tree.value[node]
                 hidden_count[up] = hidden_count.get(up, 0) + tree.size[node]
+                if base_value is not None:
+                    hidden_base[up] = hidden_base.get(up, 0) + base_value[node]
     out_hidden = [0] * len(out_frame)
     for up, value in hidden_value.items():
         out_frame.append(OTHER_FRAME)
@@ -89,7 +104,7 @@ def tree_payload(tree: FullTree, frames: FrameTable, focus: int = 0, max_nodes: 
         node = tree.parent[node]
     ancestors.reverse()
     table_ids = sorted(local_frames, key=local_frames.get)
-    return {
+    answer = {
         "frames": {"name": [frames.names[i] for i in table_ids], "file": [frames.files[i] for i in table_ids],
                    "line": [frames.lines[i] for i in table_ids], "kind": [frames.kinds[i] for i in table_ids]},
         "nodes": {"frame": out_frame, "parent": out_parent, "value": out_value, "self": out_self,
@@ -99,12 +114,26 @@ def tree_payload(tree: FullTree, frames: FrameTable, focus: int = 0, max_nodes: 
         "node_count": tree.node_count(),
         "cut": {"nodes": cut_nodes, "value": sum(hidden_value.values()), "places": len(hidden_value)},
     }
+    if base_value is not None:
+        base_self = tree.extra["base_self"]
+        answer["nodes"]["base"] = [base_value[node] for node in kept] + [hidden_base.get(up, 0) for up in hidden_value]
+        answer["nodes"]["base_self"] = [base_self[node] for node in kept] + [0] * len(hidden_value)
+        for entry in ancestors:
+            entry["base"] = base_value[entry["id"]]
+        answer["base_total"] = base_value[0]
+    return answer
 
 
 def functions_payload(tree: FullTree, frames: FrameTable) -> dict:
-    """Every function with its self and total value (the summary table)."""
+    """Every function with its self and total value (the summary table); a
+    diff adds the base side's (base_self, base_total)."""
     ids = sorted(tree.function_total, key=lambda f: (-tree.function_self.get(f, 0), -tree.function_total[f], f))
-    return {"name": [frames.names[i] for i in ids], "file": [frames.files[i] for i in ids],
+    answer = {"name": [frames.names[i] for i in ids], "file": [frames.files[i] for i in ids],
             "line": [frames.lines[i] for i in ids], "kind": [frames.kinds[i] for i in ids],
             "self": [tree.function_self.get(i, 0) for i in ids], "total": [tree.function_total[i] for i in ids],
             "whole": tree.total}  # what the shares are of (a sandwich's own total is only one function's)
+    if "base_function_total" in tree.extra:
+        answer["base_self"] = [tree.extra["base_function_self"].get(i, 0) for i in ids]
+        answer["base_total"] = [tree.extra["base_function_total"].get(i, 0) for i in ids]
+        answer["base_whole"] = tree.extra["base_value"][0]
+    return answer

@@ -142,16 +142,27 @@ def collect_rows(aggregates: list[ProfileAggregate], frames: FrameTable, query: 
 
 def build_tree(aggregates: list[ProfileAggregate], frames: FrameTable, query: TreeQuery) -> FullTree:
     rows, threads, label_keys, unit, snapshot = collect_rows(aggregates, frames, query)
+    tree = tree_from_rows(rows)
+    tree.threads, tree.label_keys, tree.unit, tree.snapshot = threads, label_keys, unit, snapshot
+    return tree
+
+
+def tree_from_rows(rows: dict[tuple[int, ...], int], base_rows: dict[tuple[int, ...], int] | None = None) -> FullTree:
+    """The call tree of {stack: value}.  With ``base_rows`` (a diff), the tree
+    holds the stacks of both, and ``extra`` has the base side's per-node
+    values and function figures next to the main ones."""
+    stacks = rows.keys() if base_rows is None else rows.keys() | base_rows.keys()
     frame = [0]
     parent = [-1]
     self_value = [0]
+    base_self = [0]
     path = [0]               # node ids from the root to the current node
     previous: tuple = ()
     on_path: dict[int, int] = {}   # frame id -> times it is on the current path
     outermost: list[bool] = [False]
     # Sorted stacks visit the tree in pre-order: a stack shares with the one
     # before it exactly the prefix that is already built.
-    for stack in sorted(rows):
+    for stack in sorted(stacks):
         common = 0
         limit = min(len(previous), len(stack))
         while common < limit and previous[common] == stack[common]:
@@ -164,27 +175,47 @@ def build_tree(aggregates: list[ProfileAggregate], frames: FrameTable, query: Tr
             frame.append(frame_id)
             parent.append(path[-1])
             self_value.append(0)
+            base_self.append(0)
             seen = on_path.get(frame_id, 0)
             outermost.append(seen == 0)
             on_path[frame_id] = seen + 1
             path.append(node)
-        self_value[path[-1]] += rows[stack]
+        self_value[path[-1]] += rows.get(stack, 0)
+        if base_rows is not None:
+            base_self[path[-1]] += base_rows.get(stack, 0)
         previous = stack
-    count = len(frame)
+    value, size = _totals(parent, self_value)
+    function_self, function_total = _function_figures(frame, outermost, self_value, value)
+    tree = FullTree(frame=frame, parent=parent, value=value, self_value=self_value, size=size,
+                    function_self=function_self, function_total=function_total, threads={},
+                    label_keys=[], stacks=len(stacks))
+    if base_rows is not None:
+        base_value, _ = _totals(parent, base_self)
+        base_function_self, base_function_total = _function_figures(frame, outermost, base_self, base_value)
+        tree.extra = {"base_value": base_value, "base_self": base_self, "base_function_self": base_function_self,
+                      "base_function_total": base_function_total}
+    return tree
+
+
+def _totals(parent: list[int], self_value: list[int]) -> tuple[list[int], list[int]]:
+    """Total value and subtree size per node (children come after parents)."""
+    count = len(parent)
     value = list(self_value)
     size = [1] * count
     for node in range(count - 1, 0, -1):
         up = parent[node]
         value[up] += value[node]
         size[up] += size[node]
+    return value, size
+
+
+def _function_figures(frame, outermost, self_value, value) -> tuple[dict[int, int], dict[int, int]]:
     function_self: dict[int, int] = {}
     function_total: dict[int, int] = {}
-    for node in range(1, count):
+    for node in range(1, len(frame)):
         frame_id = frame[node]
         if self_value[node]:
             function_self[frame_id] = function_self.get(frame_id, 0) + self_value[node]
         if outermost[node]:
             function_total[frame_id] = function_total.get(frame_id, 0) + value[node]
-    return FullTree(frame=frame, parent=parent, value=value, self_value=self_value, size=size,
-                    function_self=function_self, function_total=function_total, threads=threads,
-                    label_keys=label_keys, unit=unit, snapshot=snapshot, stacks=len(rows))
+    return function_self, function_total

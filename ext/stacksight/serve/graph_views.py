@@ -21,7 +21,7 @@ import time
 from .aggregate_cache import AggregateCache
 from .filters import FilterError
 from .flame_payload import DEFAULT_MAX_NODES, functions_payload, tree_payload
-from .flame_tree import VIEWS, TreeQuery, _snapshot_members, build_tree
+from .flame_tree import VIEWS, TreeQuery, _snapshot_members, build_tree, collect_rows, tree_from_rows
 from .graph_cache import answer_cache, tree_cache
 from .sample_types import SNAPSHOT_TYPES, default_type, display_name, sort_key
 
@@ -64,10 +64,11 @@ class GraphViews:
         self.trees = tree_cache()
         self.answers = answer_cache()
 
-    def answer(self, profile_ids: list[int], query, extra: dict) -> tuple[bytes, bytes]:
-        """(json, gzip of it) of one flame graph request."""
+    def answer(self, profile_ids: list[int], query, extra: dict, base_ids: list[int] | None = None) -> tuple[bytes, bytes]:
+        """(json, gzip of it) of one flame graph request; with ``base_ids``,
+        the diff of ``profile_ids`` (side B) against them (side A)."""
         started = time.perf_counter()
-        answer_key = (tuple(profile_ids), self.aggregates.generation,
+        answer_key = (tuple(profile_ids), tuple(base_ids) if base_ids is not None else None, self.aggregates.generation,
                       tuple(sorted((key, tuple(values)) for key, values in query.items())),
                       tuple(sorted(extra.items(), key=lambda item: item[0])) if extra else ())
         try:
@@ -76,10 +77,19 @@ class GraphViews:
             answer_key, cached = None, None
         if cached is not None:
             return cached
-        aggregates, frames = self.aggregates.get_many(profile_ids)
-        payload = self._payload(aggregates, frames, query)
+        if base_ids is None:
+            aggregates, frames = self.aggregates.get_many(profile_ids)
+            base = None
+        else:  # one frame table for both sides
+            everything, frames = self.aggregates.get_many(list(dict.fromkeys(base_ids + profile_ids)))
+            by_id = {aggregate.profile_id: aggregate for aggregate in everything}
+            aggregates = [by_id[i] for i in profile_ids if i in by_id]
+            base = [by_id[i] for i in base_ids if i in by_id]
+        payload = self._payload(aggregates, frames, query, base)
         payload.update(extra)
         payload["profile_ids"] = [aggregate.profile_id for aggregate in aggregates]
+        if base is not None:
+            payload["base_profile_ids"] = [aggregate.profile_id for aggregate in base]
         payload["build_ms"] = round((time.perf_counter() - started) * 1000, 1)
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         packed = gzip.compress(body, GZIP_LEVEL, mtime=0)
@@ -87,17 +97,19 @@ class GraphViews:
             self.answers.put(answer_key, (body, packed))
         return body, packed
 
-    def _tree(self, aggregates, frames, tree_query: TreeQuery):
+    def _tree(self, aggregates, frames, tree_query: TreeQuery, base=None):
         key = (tuple(a.profile_id for a in aggregates), self.aggregates.generation, tree_query.type_name,
-               tree_query.thread, tree_query.view, tree_query.function, tree_query.group_by)
+               tree_query.thread, tree_query.view, tree_query.function, tree_query.group_by,
+               tuple(a.profile_id for a in base) if base is not None else None)
         tree = self.trees.get(key)
         if tree is None:
-            tree = build_tree(aggregates, frames, tree_query)
+            tree = build_tree(aggregates, frames, tree_query) if base is None else _diff_tree(
+                base, aggregates, frames, tree_query)
             self.trees.put(key, tree)
         return tree
 
-    def _payload(self, aggregates, frames, query) -> dict:
-        types = sample_type_entries(aggregates)
+    def _payload(self, aggregates, frames, query, base=None) -> dict:
+        types = sample_type_entries(aggregates if base is None else base + aggregates)
         type_names = [entry["type"] for entry in types]
         declared = aggregates[0].default_type if aggregates else ""
         fallback = default_type(type_names, declared)
@@ -129,7 +141,7 @@ class GraphViews:
             payload["functions"] = functions_payload(build_tree([], frames, TreeQuery("")), frames)
             return payload
         tree_query = TreeQuery(wanted, thread, view, function_ids, group_by)
-        tree = self._tree(aggregates, frames, tree_query)
+        tree = self._tree(aggregates, frames, tree_query, base)
         try:
             payload.update(tree_payload(tree, frames, focus, max_nodes))
         except ValueError as error:
@@ -141,6 +153,22 @@ class GraphViews:
                         "label_keys": tree.label_keys, "snapshot": tree.snapshot, "stacks": tree.stacks})
         if not focus:  # a zoom keeps the table it has
             table_tree = tree if view == "tree" and not group_by else self._tree(
-                aggregates, frames, TreeQuery(wanted, thread, "tree", (), None))
+                aggregates, frames, TreeQuery(wanted, thread, "tree", (), None), base)
             payload["functions"] = functions_payload(table_tree, frames)
         return payload
+
+
+def _diff_tree(base, aggregates, frames, query: TreeQuery):
+    """One tree over the stacks of both sides: values of side B (``aggregates``)
+    with side A's (``base``) beside them in ``extra``."""
+    rows_b, threads_b, keys_b, unit_b, snapshot_b = collect_rows(aggregates, frames, query)
+    rows_a, threads_a, keys_a, unit_a, snapshot_a = collect_rows(base, frames, query)
+    tree = tree_from_rows(rows_b, rows_a)
+    tree.threads = {name: threads_a.get(name, 0) + threads_b.get(name, 0) for name in threads_a.keys() | threads_b.keys()}
+    tree.label_keys = sorted(set(keys_a) | set(keys_b))
+    tree.unit = unit_b or unit_a
+    tree.snapshot = ({"policy": "latest per process", "a": snapshot_a, "b": snapshot_b,
+                      "processes": sum(s["processes"] for s in (snapshot_a, snapshot_b) if s),
+                      "profiles": sum(s["profiles"] for s in (snapshot_a, snapshot_b) if s)}
+                     if snapshot_a or snapshot_b else None)
+    return tree

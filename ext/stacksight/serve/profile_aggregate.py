@@ -10,6 +10,11 @@ makes that once per profile; ``aggregate_cache`` keeps the results.
 Frames are interned in a ``FrameTable`` shared by all aggregates, so a stack
 is a tuple of small ints (root first) and merging profiles is adding values
 of equal tuples.
+
+``aggregate_attachments`` reads the stored bytes with the C reader in
+``_pprof_rows`` (~14x faster than decoding in Python, which made a cold merge
+of 200 profiles take 25 s) and falls back to ``pprof_reader`` when the C
+module is missing or has any doubt about a message.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from .pprof_reader import Profile
+from . import compression
+from .pprof_reader import DecodeLimits, Profile, decode_profile
+from .profile_types import canonical_type, canonicalize
+
+try:
+    from . import _pprof_rows
+except ImportError:  # built without the extension: pure Python, slower
+    _pprof_rows = None
 
 # Label keys that identify one thing (a thread, a span) rather than a group
 # worth looking at: keeping them would make every row distinct.
@@ -53,6 +65,7 @@ class FrameTable:
         self.kinds: list[str] = [FRAME_KIND_OTHER]
         self._ids: dict[tuple[str, str], int] = {}
         self._stacks: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per distinct stack
+        self._label_sets: dict[tuple, tuple] = {}  # one tuple object per distinct label set
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -73,6 +86,9 @@ class FrameTable:
                 self.kinds.append(frame_kind(name, filename))
                 self._ids[key] = frame_id
         return frame_id
+
+    def label_set(self, pairs: tuple) -> tuple:
+        return self._label_sets.setdefault(pairs, pairs)
 
     def stack(self, frame_ids: tuple[int, ...]) -> tuple[int, ...]:
         """The shared tuple for this stack: successive profiles of a service
@@ -143,10 +159,7 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
             if value_type.type not in (t for t, _ in types):
                 types.append((value_type.type, value_type.unit))
     type_names = [name for name, _ in types]
-    # Rows are keyed by frame stack and labels: location ids are only unique
-    # within one attachment (a Go upload's cpu.pprof and goroutines.pprof
-    # both number theirs from 1), so they key a per-attachment cache only.
-    row_index: dict[tuple, int] = {}
+    row_index: dict[tuple, int] = {}  # (stack, labels) -> row, across attachments
     stacks: list[tuple[int, ...]] = []
     label_sets: list[tuple] = []
     columns: list[list[int]] = [[] for _ in types]
@@ -156,14 +169,14 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
         # Where each of this attachment's values goes among all the types.
         targets = [type_names.index(value_type.type) for value_type in profile.sample_types]
         location_cache: dict[int, tuple[int, ...]] = {}
-        label_cache: dict[tuple, tuple] = {}
-        row_of_locations: dict[tuple, int] = {}  # (location ids, labels) -> row, this attachment only
+        # Location ids mean something only within their attachment.
+        rows_by_locations: dict[tuple, int] = {}
         for sample in profile.samples:
             sample_count += 1
             labels = _label_set(sample) if sample.labels else ()
-            labels = label_cache.setdefault(labels, labels)
+            labels = frames.label_set(labels)
             key = (tuple(sample.location_ids), labels)
-            index = row_of_locations.get(key)
+            index = rows_by_locations.get(key)
             if index is None:
                 stack: list[int] = []
                 for location_id in reversed(sample.location_ids):  # root first
@@ -171,15 +184,15 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
                     if part is None:
                         part = location_cache[location_id] = _location_frames(profile, frames, location_id)
                     stack.extend(part)
-                interned = frames.stack(tuple(stack))
-                index = row_index.get((interned, labels))
+                shared = frames.stack(tuple(stack))
+                index = row_index.get((shared, labels))
                 if index is None:
-                    index = row_index[(interned, labels)] = len(stacks)
-                    stacks.append(interned)
+                    index = row_index[(shared, labels)] = len(stacks)
+                    stacks.append(shared)
                     label_sets.append(labels)
                     for column in columns:
                         column.append(0)
-                row_of_locations[key] = index
+                rows_by_locations[key] = index
             for target, value in zip(targets, sample.values):
                 if value:
                     columns[target][index] += value
@@ -192,3 +205,93 @@ def aggregate_profiles(profile_id: int, profiles: list[Profile], frames: FrameTa
         profile_id=profile_id, types=types, stacks=stacks, label_sets=label_sets, values=values,
         totals={name: sum(column) for name, column in values.items()}, meta=meta,
         default_type=profiles[0].default_sample_type if profiles else "", sample_count=sample_count)
+
+
+def _native_rows(data: bytes, frames: FrameTable, limits: DecodeLimits):
+    """(header, stacks, label_sets, columns) of one pprof message from the C
+    reader, or None when it has any doubt (then pure Python decides)."""
+    if _pprof_rows is None:
+        return None
+    try:
+        return _pprof_rows.aggregate(
+            data, (limits.max_samples, limits.max_locations, limits.max_functions, limits.max_strings,
+                   limits.max_location_refs),
+            frames._ids, frames.intern, frames._stacks, frames._label_sets, UNGROUPED_LABEL_SUFFIXES)
+    except (ValueError, OverflowError):
+        return None
+
+
+def aggregate_attachments(profile_id: int, attachments: list[tuple[str, bytes]], frames: FrameTable,
+                          limits: DecodeLimits, max_decompressed: int) -> ProfileAggregate:
+    """The aggregate of one stored profile from its compressed pprof
+    attachments ``[(file name, bytes)]``, sample types renamed as the intake
+    does (``profile_types``)."""
+    decoded = []
+    for name, raw in attachments:
+        data = compression.decompress(raw, max_decompressed)[1]
+        rows = _native_rows(data, frames, limits)
+        if rows is None:
+            decoded.append(("profile", canonicalize(name, decode_profile(data, limits))))
+        else:
+            decoded.append(("rows", (name, rows)))
+    if all(kind == "profile" for kind, _ in decoded):
+        return aggregate_profiles(profile_id, [item for _, item in decoded], frames)
+    if len(decoded) == 1:
+        return _single_attachment(profile_id, *decoded[0][1])
+    # Several attachments (Go: cpu, heap, mutex...): rows merged by (stack,
+    # labels); a Python-decoded one first goes through aggregate_profiles.
+    parts = [_single_attachment(profile_id, *item) if kind == "rows"
+             else aggregate_profiles(profile_id, [item], frames) for kind, item in decoded]
+    return merge_parts(profile_id, parts)
+
+
+def _single_attachment(profile_id: int, name: str, rows) -> ProfileAggregate:
+    header, stacks, label_sets, columns = rows
+    types: list[tuple[str, str]] = []
+    values: dict[str, list[int]] = {}
+    for (type_name, unit), column in zip(header["sample_types"], columns):
+        canonical = canonical_type(name, type_name, unit)
+        if canonical in values:  # the same type twice: its values add up
+            values[canonical] = [a + b for a, b in zip(values[canonical], column)]
+        else:
+            types.append((canonical, unit))
+            values[canonical] = column
+    default = header["default_sample_type"]
+    for type_name, unit in header["sample_types"]:
+        if type_name == default:
+            default = canonical_type(name, type_name, unit)
+            break
+    meta = {key: header[key] for key in ("time_nanos", "duration_nanos", "period", "comments", "samples")}
+    period_type = header["period_type"]
+    meta["period_type"] = {"type": period_type[0], "unit": period_type[1]} if period_type else None
+    return ProfileAggregate(
+        profile_id=profile_id, types=types, stacks=stacks, label_sets=label_sets, values=values,
+        totals={type_name: sum(column) for type_name, column in values.items()}, meta=[meta],
+        default_type=default, sample_count=header["samples"])
+
+
+def merge_parts(profile_id: int, parts: list[ProfileAggregate]) -> ProfileAggregate:
+    """One aggregate from several (of one profile's attachments)."""
+    types: list[tuple[str, str]] = []
+    for part in parts:
+        types.extend(entry for entry in part.types if entry[0] not in (t for t, _ in types))
+    row_index: dict[tuple, int] = {}
+    stacks: list[tuple[int, ...]] = []
+    label_sets: list[tuple] = []
+    values: dict[str, list[int]] = {type_name: [] for type_name, _ in types}
+    for part in parts:
+        for row, key in enumerate(zip(part.stacks, part.label_sets)):
+            index = row_index.get(key)
+            if index is None:
+                index = row_index[key] = len(stacks)
+                stacks.append(key[0])
+                label_sets.append(key[1])
+                for column in values.values():
+                    column.append(0)
+            for type_name, column in part.values.items():
+                values[type_name][index] += column[row]
+    return ProfileAggregate(
+        profile_id=profile_id, types=types, stacks=stacks, label_sets=label_sets, values=values,
+        totals={name: sum(column) for name, column in values.items()},
+        meta=[entry for part in parts for entry in part.meta],
+        default_type=parts[0].default_type if parts else "", sample_count=sum(p.sample_count for p in parts))

@@ -5,7 +5,11 @@
 // server left out arrive as "other" nodes (frame -1) that say how many frames
 // they stand for and load them when clicked.  Click zooms, Esc or Backspace
 // undoes a zoom, arrow keys move between frames, Enter zooms into the one
-// selected.  `upward` draws the root at the bottom (callers of a sandwich).
+// selected.  Frames are also DOM elements (an overlay of focusable
+// role=treeitem boxes over the canvas, one tab stop that moves with the
+// arrow keys), so keyboard and screen-reader users reach them.  `upward` draws the root at the bottom (callers of a sandwich).
+// A diff answer (nodes.base: side A's value beside side B's) is drawn with
+// widths of both sides' shares added and colours by the change of share.
 "use strict";
 
 const FLAME_KIND_COLORS = {
@@ -31,10 +35,23 @@ class FlameGraph {
     this.selected = -1;
     this.canvas = document.createElement("canvas");
     this.canvas.className = "fg-canvas";
-    this.canvas.tabIndex = 0;
-    this.canvas.setAttribute("role", "img");
-    this.canvas.setAttribute("aria-label", "flame graph; arrow keys move between frames, Enter zooms, Escape zooms out");
-    container.replaceChildren(this.canvas);
+    this.canvas.tabIndex = -1;  // the frames below are the tab stop
+    this.canvas.setAttribute("aria-hidden", "true");
+    this.overlay = document.createElement("div");
+    this.overlay.className = "fg-frames";
+    this.overlay.setAttribute("role", "tree");
+    this.overlay.setAttribute("aria-label", "flame graph; arrow keys move between frames, Enter zooms, Escape zooms out, S opens the sandwich");
+    container.replaceChildren(this.canvas, this.overlay);
+    this.overlay.addEventListener("focusin", (e) => {
+      const item = e.target.closest(".fg-frame");
+      if (!item) return;
+      this.selected = Number(item.dataset.node);
+      this.markRovingStop(item);
+      const rect = item.getBoundingClientRect();
+      this.showTooltipFor(this.selected, rect.left + Math.min(rect.width / 2, 40), rect.top + this.rowHeight / 2);
+    });
+    this.overlay.addEventListener("focusout", () => { this.tooltip.style.display = "none"; });
+    this.overlay.addEventListener("keydown", (e) => this.onKey(e, true));
     this.canvas.addEventListener("mousemove", (e) => this.showTooltip(e));
     this.canvas.addEventListener("mouseleave", () => { this.tooltip.style.display = "none"; });
     this.canvas.addEventListener("click", (e) => {
@@ -62,10 +79,17 @@ class FlameGraph {
     const count = nodes.frame.length;
     const children = Array.from({ length: count }, () => []);
     for (let i = 1; i < count; i++) if (nodes.parent[i] >= 0) children[nodes.parent[i]].push(i);
-    const frame = nodes.frame, value = nodes.value;
+    const frame = nodes.frame;
+    // What a node's width stands for: its value, or in a diff its share of
+    // side B plus its share of side A (sides of different sizes count alike).
+    const weight = new Float64Array(count);
+    const diff = nodes.base ? { totalB: Math.abs(payload.total) || 1, totalA: Math.abs(payload.base_total) || 1 } : null;
+    for (let i = 0; i < count; i++) {
+      weight[i] = diff ? Math.abs(nodes.value[i]) / diff.totalB + Math.abs(nodes.base[i]) / diff.totalA : Math.abs(nodes.value[i]);
+    }
     // Biggest first, "other" last: the heavy paths line up on the left.
     for (const list of children) {
-      if (list.length > 1) list.sort((a, b) => (frame[a] < 0) - (frame[b] < 0) || Math.abs(value[b]) - Math.abs(value[a]));
+      if (list.length > 1) list.sort((a, b) => (frame[a] < 0) - (frame[b] < 0) || weight[b] - weight[a]);
     }
     const x = new Float64Array(count), depth = new Int32Array(count);
     const stack = [0];
@@ -75,12 +99,12 @@ class FlameGraph {
       for (const child of children[node]) {
         x[child] = offset;
         depth[child] = depth[node] + 1;
-        offset += Math.abs(value[child]);
+        offset += weight[child];
       }
       for (let k = children[node].length - 1; k >= 0; k--) stack.push(children[node][k]);
     }
     const names = payload.frames.name.map((n) => n.toLowerCase());
-    this.data = { payload, nodes, frames: payload.frames, children, x, depth, names, count };
+    this.data = { payload, nodes, frames: payload.frames, children, x, depth, names, count, weight, diff };
     this.unit = unit;
     this.zoomed = 0;
     this.zoomStack = [];
@@ -172,7 +196,24 @@ class FlameGraph {
     return sum;
   }
 
+  // In a diff: (share in B - share in A) / the larger share, -1 (gone) to 1 (new).
+  change(node) {
+    const d = this.data;
+    const b = d.nodes.value[node] / d.diff.totalB, a = d.nodes.base[node] / d.diff.totalA;
+    const larger = Math.max(Math.abs(a), Math.abs(b));
+    return larger ? (b - a) / larger : 0;
+  }
+
+  diffColor(node) {
+    const change = this.change(node);
+    const dark = matchMedia && matchMedia("(prefers-color-scheme: dark)").matches;
+    if (Math.abs(change) < 0.02) return dark ? "hsl(250, 6%, 52%)" : "hsl(250, 8%, 84%)";
+    const light = (dark ? 70 : 90) - 38 * Math.min(1, Math.abs(change));
+    return change > 0 ? `hsl(4, 78%, ${light}%)` : `hsl(214, 72%, ${light}%)`;
+  }
+
   color(node) {
+    if (this.data.diff && node !== 0) return this.diffColor(node);
     const kind = this.kind(node);
     const [hue, sat, light] = FLAME_KIND_COLORS[kind] || FLAME_KIND_COLORS.other;
     const key = this.name(node);
@@ -204,16 +245,16 @@ class FlameGraph {
     // Depth of what is visible decides the height.
     const zoomDepth = d.depth[this.zoomed];
     let maxDepth = zoomDepth;
-    const scale = width / Math.max(Math.abs(d.nodes.value[this.zoomed]), 1);
+    const scale = width / (d.weight[this.zoomed] || 1);
     const visible = [];       // [node, left px, width px]
     const tiny = [];          // [depth, left px, width px, count, value]
     const walk = (node, left) => {
-      const w = Math.abs(d.nodes.value[node]) * scale;
+      const w = d.weight[node] * scale;
       visible.push([node, left, w]);
       if (d.depth[node] > maxDepth) maxDepth = d.depth[node];
       let runLeft = -1, runWidth = 0, runCount = 0, runValue = 0;
       for (const child of d.children[node]) {
-        const cw = Math.abs(d.nodes.value[child]) * scale;
+        const cw = d.weight[child] * scale;
         const cl = left + (d.x[child] - d.x[node]) * scale;
         if (cw < this.minPixels) {
           if (runLeft < 0) runLeft = cl;
@@ -277,6 +318,7 @@ class FlameGraph {
       this.hits[row].push([left, left + Math.max(w, 1), -1 - count, value]);
     }
     for (const row of this.hits) row.sort((a, b) => a[0] - b[0]);
+    this.buildOverlay(rows);
     this.container.dataset.drawn = String(visible.length);
     this.container.dataset.rows = String(rows);
     this.rows = rows;
@@ -292,6 +334,60 @@ class FlameGraph {
     if (cut && cut.nodes) parts.push(`${cut.nodes.toLocaleString("en")} frames not sent, under grey "more frames" blocks ` +
       `that hold ${stacksight.percent(cut.value, rootTotal)} of the total: click one to load it`);
     this.onStatus(parts.join(" · "));
+  }
+
+  // One focusable box per frame wide enough to see (at most MAX_FOCUSABLE;
+  // a narrower frame the arrow keys reach gets its box when it is reached).
+  buildOverlay(rows) {
+    const MAX_FOCUSABLE = 4000;
+    this.overlay.style.height = rows * this.rowHeight + "px";
+    this.items = new Map();
+    const fragment = document.createDocumentFragment();
+    const wide = this.drawn.filter((entry) => entry.width >= 3);
+    for (const entry of wide.slice(0, MAX_FOCUSABLE)) fragment.appendChild(this.overlayItem(entry));
+    this.overlay.replaceChildren(fragment);
+    const stop = this.items.get(this.selected >= 0 && this.items.has(this.selected) ? this.selected : this.zoomed)
+      || this.overlay.firstElementChild;
+    if (stop) stop.tabIndex = 0;
+    this.container.dataset.focusable = String(this.items.size);
+  }
+
+  overlayItem(entry) {
+    const d = this.data;
+    const item = document.createElement("div");
+    item.className = "fg-frame";
+    item.tabIndex = -1;
+    item.setAttribute("role", "treeitem");
+    item.setAttribute("aria-level", String(d.depth[entry.node] + 1));
+    const fmt = (v) => stacksight.formatValue(v, this.unit);
+    const value = d.nodes.value[entry.node];
+    item.setAttribute("aria-label", d.diff ? this.diffTooltip(entry.node).replace(/\n/g, "; ")
+      : `${this.name(entry.node)}: ${fmt(value)}, ${stacksight.percent(value, d.nodes.value[0])} of all, self ${fmt(d.nodes.self[entry.node])}`);
+    item.dataset.node = String(entry.node);
+    item.style.left = entry.left + "px";
+    item.style.top = entry.top + "px";
+    item.style.width = Math.max(entry.width, 2) + "px";
+    item.style.height = this.rowHeight - 1 + "px";
+    this.items.set(entry.node, item);
+    return item;
+  }
+
+  markRovingStop(item) {
+    for (const other of this.overlay.querySelectorAll(".fg-frame[tabindex='0']")) if (other !== item) other.tabIndex = -1;
+    item.tabIndex = 0;
+  }
+
+  // Move DOM focus to a frame's box (made now if it was too narrow to have one).
+  focusNode(node) {
+    let item = this.items && this.items.get(node);
+    if (!item) {
+      const entry = (this.drawn || []).find((e) => e.node === node);
+      if (!entry) return;
+      item = this.overlayItem(entry);
+      this.overlay.appendChild(item);
+    }
+    this.markRovingStop(item);
+    item.focus();
   }
 
   nodeAt(clientX, clientY) {
@@ -321,7 +417,7 @@ class FlameGraph {
     return { x: rect.left + entry.left + Math.min(entry.width / 2, 40), y: rect.top + entry.top + this.rowHeight / 2 };
   }
 
-  onKey(event) {
+  onKey(event, fromOverlay = false) {
     const d = this.data;
     if (!d) return;
     let node = this.selected >= 0 ? this.selected : this.zoomed;
@@ -334,12 +430,21 @@ class FlameGraph {
       const list = siblings(node);
       const at = list.indexOf(node) + (event.key === "ArrowRight" ? 1 : -1);
       if (at >= 0 && at < list.length) node = list[at];
-    } else if (event.key === "Enter") {
+    } else if (event.key === "Enter" || (fromOverlay && event.key === " ")) {
       this.zoom(node);
       event.preventDefault();
+      if (fromOverlay) this.focusNode(this.zoomed);
       return;
     } else if (event.key === "Escape" || event.key === "Backspace") {
-      if (this.zoomOut()) event.preventDefault();
+      if (this.zoomOut()) {
+        event.preventDefault();
+        event.stopPropagation();
+        if (fromOverlay) this.focusNode(this.zoomed);
+      }
+      return;
+    } else if ((event.key === "s" || event.key === "ContextMenu") && this.onSelectFunction && !this.isOther(node)) {
+      event.preventDefault();
+      this.selectFunction(node);
       return;
     } else {
       return;
@@ -347,6 +452,7 @@ class FlameGraph {
     event.preventDefault();
     this.selected = node;
     this.render();
+    if (fromOverlay) { this.focusNode(node); return; }
     const entry = (this.drawn || []).find((e) => e.node === node);
     if (entry) {
       const ctx = this.canvas.getContext("2d");
@@ -357,8 +463,25 @@ class FlameGraph {
     }
   }
 
+  diffTooltip(node) {
+    const d = this.data;
+    const fmt = (v) => stacksight.formatValue(v, this.unit);
+    const { percent } = stacksight;
+    const b = d.nodes.value[node], a = d.nodes.base[node];
+    const points = (100 * (b / d.diff.totalB - a / d.diff.totalA));
+    const f = d.nodes.frame[node];
+    const file = f >= 0 ? d.frames.file[f] : "";
+    const where = file && file !== "<label>" ? `${file}${d.frames.line[f] ? ":" + d.frames.line[f] : ""}\n` : "";
+    return `${this.name(node)}${this.isOther(node) ? " not shown (click to load)" : ""}\n${where}` +
+      `A (base): ${fmt(a)} (${percent(a, d.diff.totalA)} of A)` + (f >= 0 ? `, self ${fmt(d.nodes.base_self[node])}` : "") + "\n" +
+      `B: ${fmt(b)} (${percent(b, d.diff.totalB)} of B)` + (f >= 0 ? `, self ${fmt(d.nodes.self[node])}` : "") + "\n" +
+      `Change: ${points >= 0 ? "+" : ""}${Number(points.toPrecision(3))} points of share` +
+      (a && b ? ` (${b >= a ? "+" : ""}${percent(b - a, a)} in value)` : !a && b ? " (only in B)" : a && !b ? " (only in A)" : "");
+  }
+
   tooltipText(node) {
     const d = this.data;
+    if (d.diff) return this.diffTooltip(node);
     const fmt = (v) => stacksight.formatValue(v, this.unit);
     const rootTotal = (d.payload.ancestors && d.payload.ancestors.length) ? d.payload.ancestors[0].value : d.nodes.value[0];
     const value = d.nodes.value[node];

@@ -1,6 +1,7 @@
 // The summary table under the flame graph: every function of the view with
 // self and total, sortable by any column, filtered by a text box, shown a
-// page at a time so all rows stay reachable without a huge DOM.
+// page at a time so all rows stay reachable without a huge DOM.  A diff
+// answer (base_self/base_total: side A) shows both sides and the change.
 "use strict";
 
 class FunctionTable {
@@ -15,7 +16,13 @@ class FunctionTable {
     this.descending = true;
     this.page = 0;
     this.rows = [];
-    for (const th of table.querySelectorAll("th[data-sort]")) {
+    this.diff = false;
+    this.wireHeader();
+    filterInput.addEventListener("input", () => { this.page = 0; this.render(); });
+  }
+
+  wireHeader() {
+    for (const th of this.table.querySelectorAll("th[data-sort]")) {
       th.tabIndex = 0;
       const pick = () => {
         const key = th.dataset.sort;
@@ -27,15 +34,41 @@ class FunctionTable {
       th.addEventListener("click", pick);
       th.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     }
-    filterInput.addEventListener("input", () => { this.page = 0; this.render(); });
+  }
+
+  // Columns of a plain view or of a diff (side A, side B, change of self share).
+  setHeader(diff) {
+    if (diff === this.diff) return;
+    this.diff = diff;
+    const { el } = stacksight;
+    const th = (text, sort, cls) => el("th", { "data-sort": sort || null, class: cls || null, text });
+    const cells = diff
+      ? [th("Function", "name"), th("File:line"), th("Self A", "base_self", "num"), th("Self B", "self", "num"),
+         th("Self share change", "change", "num"), th("Total A", "base_total", "num"), th("Total B", "total", "num")]
+      : [th("Function", "name"), th("File:line"), th("Self", "self", "num"), th("Self %", null, "num"),
+         th("Total", "total", "num"), th("Total %", null, "num")];
+    this.table.querySelector("thead").replaceChildren(el("tr", {}, cells));
+    this.sortKey = diff ? "change" : "self";
+    this.descending = true;
+    this.wireHeader();
   }
 
   setData(functions, total, unit) {
     this.total = functions.whole !== undefined ? functions.whole : total;
+    this.baseTotal = functions.base_whole || 0;
     this.unit = unit;
-    this.rows = functions.name.map((name, i) => ({
-      name, file: functions.file[i], line: functions.line[i], kind: functions.kind[i],
-      self: functions.self[i], total: functions.total[i] }));
+    const diff = Boolean(functions.base_total);
+    this.setHeader(diff);
+    this.rows = functions.name.map((name, i) => {
+      const row = { name, file: functions.file[i], line: functions.line[i], kind: functions.kind[i],
+                    self: functions.self[i], total: functions.total[i] };
+      if (diff) {
+        row.base_self = functions.base_self[i];
+        row.base_total = functions.base_total[i];
+        row.change = (this.total ? row.self / this.total : 0) - (this.baseTotal ? row.base_self / this.baseTotal : 0);
+      }
+      return row;
+    });
     this.render();
   }
 
@@ -72,12 +105,24 @@ class FunctionTable {
         el("button", { class: "mini", title: "copy the function name", text: "copy",
                        onclick: () => navigator.clipboard && navigator.clipboard.writeText(fn.name).catch(() => {}) })),
       el("td", { class: "fn", text: fn.file + (fn.line ? ":" + fn.line : "") }),
-      el("td", { class: "num", text: fmt(fn.self) }), el("td", { class: "num", text: percent(fn.self, this.total) }),
-      el("td", { class: "num", text: fmt(fn.total) }), el("td", { class: "num", text: percent(fn.total, this.total) }))));
+      ...(this.diff ? this.diffCells(fn, fmt) : [
+        el("td", { class: "num", text: fmt(fn.self) }), el("td", { class: "num", text: percent(fn.self, this.total) }),
+        el("td", { class: "num", text: fmt(fn.total) }), el("td", { class: "num", text: percent(fn.total, this.total) })]))));
     this.pager.replaceChildren(
       el("span", { class: "table-count", text: `${rows.length} function${rows.length === 1 ? "" : "s"}` +
         (pages > 1 ? ` · page ${this.page + 1} of ${pages}` : "") }),
       el("button", { disabled: this.page === 0, text: "Previous", onclick: () => { this.page--; this.render(); } }),
       el("button", { disabled: this.page >= pages - 1, text: "Next", onclick: () => { this.page++; this.render(); } }));
+  }
+
+  diffCells(fn, fmt) {
+    const { el, percent } = stacksight;
+    const points = 100 * fn.change;
+    const shown = Math.abs(points) < 0.005 ? "0" : (points > 0 ? "+" : "") + Number(points.toPrecision(2));
+    return [
+      el("td", { class: "num", text: `${fmt(fn.base_self)} (${percent(fn.base_self, this.baseTotal)})` }),
+      el("td", { class: "num", text: `${fmt(fn.self)} (${percent(fn.self, this.total)})` }),
+      el("td", { class: "num " + (points > 0.005 ? "grew" : points < -0.005 ? "shrank" : ""), text: `${shown} pts` }),
+      el("td", { class: "num", text: fmt(fn.base_total) }), el("td", { class: "num", text: fmt(fn.total) })];
   }
 }

@@ -8,7 +8,8 @@
                   ["runtime", "Runtime"]];
   const RANGES_S = { "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400, "7d": 604800, "30d": 2592000 };
   const PAGE_SIZE = 50;
-  const selected = new Set();
+  const selected = new Map();   // profile id -> start_ns, across pages
+  let lastFacets = {};
 
   function state() { return new URLSearchParams(location.search); }
 
@@ -73,6 +74,34 @@
     const button = document.getElementById("merge-selected");
     button.textContent = `Merge selected (${selected.size})`;
     button.disabled = selected.size === 0;
+    document.getElementById("compare-selected").disabled = selected.size !== 2;
+    // The header box says whether this page's rows are all, some or none selected.
+    const boxes = [...document.querySelectorAll(".row-select")];
+    const ticked = boxes.filter((box) => box.checked).length;
+    const all = document.getElementById("select-all");
+    all.checked = boxes.length > 0 && ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+  }
+
+  // This time range (B) and the one of the same length just before it (A).
+  function periods() {
+    const filters = filterParams();
+    const from = Number(filters.get("from")), to = filters.get("to") ? Number(filters.get("to")) : Date.now() / 1000;
+    if (!filters.get("from") || !(to > from)) return null;
+    return { a: [from - (to - from), from], b: [from, to] };
+  }
+
+  function renderCompareChoices() {
+    document.getElementById("compare-period").disabled = periods() === null;
+    const facet = document.getElementById("compare-facet").value;
+    const values = (lastFacets[facet] || []).map((entry) => entry.value);
+    for (const [id, pick] of [["compare-a", 0], ["compare-b", 1]]) {
+      const select = document.getElementById(id);
+      const keep = select.value;
+      select.replaceChildren(...values.map((value) => el("option", { value, text: value === "" ? "(none)" : value })));
+      select.value = values.includes(keep) ? keep : values[Math.min(pick, values.length - 1)] || "";
+    }
+    document.getElementById("compare-values").disabled = values.length < 2;
   }
 
   // A profile that lost samples has low figures: say so next to its CPU.
@@ -84,18 +113,30 @@
   }
 
   function renderRows(listing) {
+    const filters = filterParams();
     const body = document.getElementById("profile-rows");
     body.replaceChildren();
     for (const row of listing.profiles) {
-      const box = el("input", { type: "checkbox", class: "row-select", "data-id": row.id,
-                                checked: selected.has(row.id),
+      const box = el("input", { type: "checkbox", class: "row-select", "data-id": row.id, "data-start": row.start_ns,
+                                checked: selected.has(row.id), "aria-label": `select profile ${row.id}`,
                                 onclick: (e) => e.stopPropagation(),
-                                onchange: (e) => { e.target.checked ? selected.add(row.id) : selected.delete(row.id);
+                                onchange: (e) => { e.target.checked ? selected.set(row.id, row.start_ns) : selected.delete(row.id);
                                                    updateMergeButton(); } });
-      const tr = el("tr", { class: "profile-row", "data-id": row.id,
-                            onclick: () => { location.href = `/profiles/${row.id}`; } },
+      // The list's time range goes along: the Metrics tab shows the same span.
+      const range = new URLSearchParams();
+      for (const key of ["from", "to"]) if (filters.get(key)) range.set(key, filters.get(key));
+      const href = `/profiles/${row.id}` + (String(range) ? "?" + range : "");
+      // The service cell is a real link (open in a new tab, copy link); a
+      // click anywhere else on the row follows it too, in a new tab with
+      // Ctrl/Cmd or the middle button as links do.
+      const follow = (e) => {
+        if (e.target.closest("a, input")) return;
+        if (e.button === 1 || e.ctrlKey || e.metaKey) window.open(href, "_blank", "noopener");
+        else if (e.button === 0) location.href = href;
+      };
+      const tr = el("tr", { class: "profile-row", "data-id": row.id, onclick: follow, onauxclick: follow },
         el("td", {}, box),
-        el("td", { class: "col-service", text: row.service || "(none)" }),
+        el("td", { class: "col-service" }, el("a", { class: "row-link", href, text: row.service || "(none)" })),
         el("td", { class: "col-env", text: row.env }),
         el("td", { class: "col-version", text: row.version }),
         el("td", { class: "col-host", text: row.host }),
@@ -140,6 +181,8 @@
         fetchJson("/api/profiles?" + listParams), fetchJson("/api/facets?" + filters)]);
       errorBox.replaceChildren();
       renderFacets(facets.facets);
+      lastFacets = facets.facets;
+      renderCompareChoices();
       renderRows(listing);
       document.body.dataset.loaded = "true";
     } catch (error) {
@@ -174,12 +217,36 @@
     for (const box of document.querySelectorAll(".row-select")) {
       box.checked = e.target.checked;
       const id = Number(box.dataset.id);
-      e.target.checked ? selected.add(id) : selected.delete(id);
+      e.target.checked ? selected.set(id, Number(box.dataset.start)) : selected.delete(id);
     }
     updateMergeButton();
   });
   document.getElementById("merge-selected").addEventListener("click", () => {
-    location.href = "/merged?ids=" + [...selected].join(",");
+    location.href = "/merged?ids=" + [...selected.keys()].join(",");
+  });
+  document.getElementById("compare-selected").addEventListener("click", () => {
+    const [a, b] = [...selected].sort((x, y) => x[1] - y[1] || x[0] - y[0]).map(([id]) => id);
+    location.href = `/compare?a.ids=${a}&b.ids=${b}`;
+  });
+  document.getElementById("compare-facet").addEventListener("change", renderCompareChoices);
+  document.getElementById("compare-period").addEventListener("click", () => {
+    const sides = periods();
+    const params = filterParams();
+    params.delete("from");
+    params.delete("to");
+    for (const side of ["a", "b"]) {
+      params.set(`${side}.from`, String(sides[side][0]));
+      params.set(`${side}.to`, String(sides[side][1]));
+    }
+    location.href = "/compare?" + params;
+  });
+  document.getElementById("compare-values").addEventListener("click", () => {
+    const facet = document.getElementById("compare-facet").value;
+    const params = filterParams();
+    params.delete(facet);  // the two sides differ in it; the rest of the filter is shared
+    params.set("a." + facet, document.getElementById("compare-a").value);
+    params.set("b." + facet, document.getElementById("compare-b").value);
+    location.href = "/compare?" + params;
   });
   document.getElementById("merge-filtered").addEventListener("click", () => {
     location.href = "/merged?" + filterParams();

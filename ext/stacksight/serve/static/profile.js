@@ -1,13 +1,15 @@
 // Profile page: wires the header, the three tabs and the flame graph to the
 // JSON API.  Serves both a single profile (/profiles/<id>) and a merged view
-// of several (/merged?ids=… or /merged?<facet filter>).
+// of several (/merged?ids=… or /merged?<facet filter>), and the diff of two
+// such sets (/compare?a.ids=…&b.ids=…, /compare?service=x&a.version=1&b.version=2).
 "use strict";
 
 (() => {
   const { el, fetchJson, formatValue, formatCores, formatRate, formatTime, formatDurationNs, percent } = stacksight;
   const idMatch = location.pathname.match(/^\/profiles\/(\d+)$/);
   const profileId = idMatch ? Number(idMatch[1]) : null;
-  const merged = profileId === null;
+  const merged = profileId === null;   // /merged and /compare: no one profile's header
+  const compare = location.pathname === "/compare";
   const pageParams = new URLSearchParams(location.search);
   let detail = null;
   let metricsLoaded = false;
@@ -22,7 +24,7 @@
     history.replaceState(null, "", location.pathname + "?" + pageParams);
   }
 
-  const graphs = profileGraph.init({ merged, profileId, pageParams, setPageParam, showError });
+  const graphs = profileGraph.init({ merged, compare, profileId, pageParams, setPageParam, showError });
   window.stacksightGraphs = graphs;  // the flame graphs, for the console and the browser tests
   const loadGraph = () => graphs.load();
 
@@ -51,10 +53,26 @@
       document.getElementById("lost-notice").replaceChildren(
         el("div", { class: "notice" + (lost.dropped ? " lost" : ""), text: parts.join(" ") }));
     }
+    findPrevious();
     const link = document.getElementById("download-link");
     link.href = `/api/profiles/${detail.id}/download`;
     link.setAttribute("download", "");
     link.hidden = false;
+  }
+
+  // The profile before this one of the same service, env and host: the
+  // "Compare with previous" link (A = previous, B = this one).
+  async function findPrevious() {
+    const params = new URLSearchParams({ service: detail.service, env: detail.env, host: detail.host, limit: "2",
+                                         to: String((detail.start_ns - 1e6) / 1e9) });
+    try {
+      const listing = await fetchJson("/api/profiles?" + params);
+      const previous = listing.profiles.find((p) => p.id !== detail.id);
+      if (!previous) return;
+      const link = document.getElementById("compare-previous");
+      link.href = `/compare?a.ids=${previous.id}&b.ids=${detail.id}` + (pageParams.get("type") ? `&type=${encodeURIComponent(pageParams.get("type"))}` : "");
+      link.hidden = false;
+    } catch (error) { /* no link: the page works without it */ }
   }
 
   function kvTable(rows) {
@@ -100,28 +118,71 @@
     }
   }
 
-  async function loadMetrics() {
-    if (metricsLoaded || !detail) return;
+  // Metrics of the same service and env: a chart per measure, one line per
+  // host (or version, env, runtime), in the time range the list had (from/to
+  // in this page's URL, put there by the list's row links).
+  const METRIC_FORMATS = {
+    // One unit per axis (never "0 mcores" under "0.4 cores").
+    cores: (v) => `${Number(v.toPrecision(3))} cores`, threads: (v) => `${Number(v.toPrecision(3))} threads`,
+    "bytes/s": (v) => formatRate(v),
+    bytes: (v) => stacksight.formatBytes(v), "per second": (v) => `${Number(v.toPrecision(3))}/s`,
+  };
+  let metricsAnswer = null;
+
+  function renderMetrics() {
+    const container = document.getElementById("metrics-charts");
+    container.replaceChildren();
+    const from = metricsAnswer.from_ns !== null ? metricsAnswer.from_ns / 1e6 : undefined;
+    const to = metricsAnswer.to_ns !== null ? metricsAnswer.to_ns / 1e6 : undefined;
+    const series = (key) => metricsAnswer.series.map((s, i) => ({
+      name: s.name, color: SERIES_COLORS[i % SERIES_COLORS.length],
+      points: s.points.map((p) => ({ x: p.start_ns / 1e6, end: p.end_ns / 1e6, y: p.values[key],
+                                     current: p.id === detail.id, href: `/profiles/${p.id}` })) }));
+    for (const measure of metricsAnswer.measures) {
+      const has = metricsAnswer.points.some((p) => p.values[measure.key] !== null);
+      if (!has && !["cpu", "alloc"].includes(measure.key)) continue;  // say "no data" only for the usual two
+      const chart = el("div", { class: "chart", id: "chart-" + measure.key, "data-measure": measure.key });
+      container.appendChild(chart);
+      renderLineChart(chart, series(measure.key), { title: `${measure.title} (${measure.unit})`,
+        format: METRIC_FORMATS[measure.unit] || String, from, to });
+    }
+  }
+
+  async function loadMetrics(force = false) {
+    if ((metricsLoaded && !force) || !detail) return;
     metricsLoaded = true;
-    const params = new URLSearchParams({ service: detail.service });
+    const params = new URLSearchParams({ service: detail.service, group: pageParams.get("metrics_by") || "host" });
     params.append("env", detail.env);
+    for (const key of ["from", "to"]) if (pageParams.get(key)) params.set(key, pageParams.get(key));
     const caption = document.getElementById("metrics-caption");
     try {
-      const metrics = await fetchJson("/api/metrics?" + params);
-      caption.textContent = `${metrics.points.length} profiles of service ${detail.service || "(none)"} in env ${detail.env || "(none)"}.`;
-      const toPoints = (key) => metrics.points.map((p) => ({
-        x: p.start_ns / 1e6, y: p[key], current: p.id === detail.id, href: `/profiles/${p.id}` }));
-      renderLineChart(document.getElementById("chart-cpu"), toPoints("cpu_cores"),
-                      { title: "CPU (cores)", format: (v) => formatCores(v) });
-      renderLineChart(document.getElementById("chart-alloc"), toPoints("alloc_bytes_per_sec"),
-                      { title: "Memory allocation rate", format: (v) => formatRate(v) });
+      metricsAnswer = await fetchJson("/api/metrics?" + params);
+      const select = document.getElementById("metrics-group");
+      select.replaceChildren(...metricsAnswer.groups.map((g) => el("option", { value: g, selected: g === metricsAnswer.group }, g)));
+      const range = metricsAnswer.from_ns !== null || metricsAnswer.to_ns !== null
+        ? ` from ${metricsAnswer.from_ns !== null ? formatTime(metricsAnswer.from_ns) : "the start"} to ` +
+          `${metricsAnswer.to_ns !== null ? formatTime(metricsAnswer.to_ns) : "now"} (the list's time range)` : "";
+      caption.textContent = `${metricsAnswer.points.length} profiles of service ${detail.service || "(none)"} in env ` +
+        `${detail.env || "(none)"}${range}${metricsAnswer.truncated ? ", the newest only" : ""}; ` +
+        `${metricsAnswer.series.length} ${metricsAnswer.group}${metricsAnswer.series.length === 1 ? "" : "s"}.`;
+      renderMetrics();
       document.body.dataset.metricsLoaded = "true";
     } catch (error) { showError(error); }
   }
+  document.getElementById("metrics-group").addEventListener("change", (e) => {
+    setPageParam("metrics_by", e.target.value === "host" ? "" : e.target.value);
+    loadMetrics(true);
+  });
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (metricsAnswer && !document.getElementById("tab-metrics").hidden) renderMetrics(); }, 150);
+  });
 
   function showTab(name) {
     for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.tab === name);
     for (const tab of ["profiles", "metrics", "runtime"]) document.getElementById("tab-" + tab).hidden = tab !== name;
+    setPageParam("tab", name === "profiles" ? "" : name);  // a link keeps the tab
     if (name === "metrics") loadMetrics();
   }
 
@@ -152,6 +213,7 @@
       detail = payload;
       renderHeader();
       renderRuntimeInfo();
+      if (["metrics", "runtime"].includes(pageParams.get("tab"))) showTab(pageParams.get("tab"));
       if (!pageParams.get("type") && detail.default_type) setPageParam("type", detail.default_type);
       return loadGraph();
     }).catch(showError);

@@ -2,7 +2,8 @@
 // thread filter, group-by label, search, the flame graph(s) and the function
 // table, all kept in the URL (type, view, thread, group, function, file,
 // q for the search, zoom for the zoomed node, max_nodes for a smaller answer
-// on a slow link).  Answers are kept per URL so
+// on a slow link).  On /compare the same controls drive a diff of side B
+// against side A (/api/diff).  Answers are kept per URL so
 // switching back is instant; a request slower than 300 ms shows progress.
 "use strict";
 
@@ -10,7 +11,7 @@ const profileGraph = (() => {
   const { el, fetchJson, formatValue, percent } = stacksight;
   const PROGRESS_AFTER_MS = 300;
 
-  function init({ merged, profileId, pageParams, setPageParam, showError, onLoaded }) {
+  function init({ merged, compare, profileId, pageParams, setPageParam, showError, onLoaded }) {
     const answers = new Map();   // URL -> payload
     let current = null;          // the unfocused payload on screen
     let loadSerial = 0;
@@ -39,7 +40,7 @@ const profileGraph = (() => {
         if (pageParams.has("file")) params.set("file", pageParams.get("file"));
       } else if (view !== "tree") params.set("view", view);
       if (extra.focus) params.set("focus", String(extra.focus));
-      return (merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
+      return (compare ? "/api/diff?" : merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
     }
     const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom", "max_nodes"];
 
@@ -88,8 +89,18 @@ const profileGraph = (() => {
       select.value = current || "";
     }
 
+    function sideText(side, ids) {
+      const filter = Object.entries(side.filter).map(([key, values]) => `${key}=${values.join(",")}`).join(" ");
+      return `${ids.length} profile${ids.length === 1 ? "" : "s"} (${filter})` + (side.truncated ? ", the newest only" : "");
+    }
+
     function renderNotices(payload) {
       const notes = [];
+      if (payload.diff) {
+        notes.push(el("div", { class: "notice diff-note", text:
+          `Comparing B: ${sideText(payload.diff.b, payload.profile_ids)} with A: ${sideText(payload.diff.a, payload.base_profile_ids)}. ` +
+          `Widths add each side's share; red is a larger share in B, blue a smaller one.` }));
+      }
       if (payload.type_notice) notes.push(el("div", { class: "notice", text: payload.type_notice }));
       if (payload.snapshot) {
         notes.push(el("div", { class: "notice snapshot-note", text:
@@ -137,8 +148,10 @@ const profileGraph = (() => {
       renderSelect("group-by", payload.label_keys, payload.group, "No grouping");
       for (const button of document.querySelectorAll("#view-switch button")) button.classList.toggle("active", button.dataset.view === view);
       renderNotices(payload);
+      const totals = payload.diff ? `A ${formatValue(payload.base_total, payload.unit)} → B ${formatValue(payload.total, payload.unit)}`
+        : formatValue(payload.total, payload.unit);
       document.getElementById("flame-total").textContent = payload.type
-        ? `${payload.display}: ${formatValue(payload.total, payload.unit)}` + (payload.thread ? ` in thread ${payload.thread}` : "") +
+        ? `${payload.display}: ${totals}` + (payload.thread ? ` in thread ${payload.thread}` : "") +
           (view === "sandwich" ? ` · sandwich of ${payload.function}` : view === "inverted" ? " · bottom-up" : "")
         : "This profile has no samples.";
       const sandwich = view === "sandwich";
@@ -152,7 +165,11 @@ const profileGraph = (() => {
         const local = payload.nodes.id.indexOf(zoom);
         if (local > 0 && payload.nodes.frame[local] >= 0) main.zoom(local); else await loadFocus(zoom);
       }
-      if (merged) {
+      if (compare) {
+        document.getElementById("profile-title").textContent =
+          `Compare: B (${payload.profile_ids.length}) against A (${payload.base_profile_ids.length})`;
+        document.title = "Compare · stacksight";
+      } else if (merged) {
         document.getElementById("profile-title").textContent =
           `Merged flame graph of ${payload.profile_ids.length} profile${payload.profile_ids.length === 1 ? "" : "s"}`;
         document.getElementById("profile-badges").replaceChildren(
@@ -172,6 +189,10 @@ const profileGraph = (() => {
     }
 
     function legendItems(payload) {
+      if (payload.diff) {
+        return [["diff-more", "larger share in B"], ["diff-less", "smaller share in B"], ["diff-same", "about the same"]]
+          .map(([cls, text]) => el("span", { class: "legend-item" }, el("span", { class: "kind-dot " + cls }), text));
+      }
       const kinds = new Set(payload.frames.kind.slice(payload.focus ? 0 : 1));  // not the root "all"
       if (payload.frames.file.includes("<label>")) kinds.add("label");
       const names = { python: "Python", ruby: "Ruby", native: "native / C", profiler: "profiler's own", label: "label group", other: "other" };
@@ -207,7 +228,7 @@ const profileGraph = (() => {
       if (main.data && main.data.payload.focus) show(current); else main.resetZoom();
     });
     document.addEventListener("keydown", (e) => {
-      if (e.key !== "Escape" || e.target.tagName === "INPUT" || e.target === main.canvas) return;
+      if (e.key !== "Escape" || e.target.tagName === "INPUT" || e.target === main.canvas || main.overlay.contains(e.target)) return;
       // Esc undoes a zoom first; with nothing zoomed it leaves full screen.
       if (main.zoomOut()) e.stopImmediatePropagation();
     }, true);
