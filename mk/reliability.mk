@@ -27,6 +27,8 @@ ASAN_DIR := build/asan
 # The browser test is left out: it runs no native code of ours, and a
 # chromium with libasan preloaded spins. Interpreters leak by design at exit, so leak checking is off for them (the
 # C tests keep it on). UBSan findings abort, so a test sees them as a crash.
+# PYTHONPATH=ext: the tests' own process imports the sanitized build too, not
+# the editable install of the normal one.
 ASAN_ENV := LD_PRELOAD=$(ASAN_LIB) \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_segv=1:allow_user_segv_handler=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -43,9 +45,9 @@ test-asan-core: deps $(GEN)/profile.pb-c.c build/test_core_asan
 
 test-asan-python: venv $(GEN)/profile.pb-c.c
 	tests/reliability/asan_tree.sh $(ASAN_DIR) $(VPY)
-	cd $(ASAN_DIR) && $(ASAN_ENV) $(abspath $(VPY)) -m pytest -q -p no:cacheprovider tests/python \
+	cd $(ASAN_DIR) && $(ASAN_ENV) PYTHONPATH=ext $(abspath $(VPY)) -m pytest -q -p no:cacheprovider tests/python \
 		--ignore=tests/python/test_serve_browser.py
-	cd $(ASAN_DIR) && $(ASAN_ENV) RELIABILITY_CI=1 $(abspath $(VPY)) -m pytest -q -p no:cacheprovider \
+	cd $(ASAN_DIR) && $(ASAN_ENV) PYTHONPATH=ext RELIABILITY_CI=1 $(abspath $(VPY)) -m pytest -q -p no:cacheprovider \
 		$(ASAN_RELIABILITY)
 
 # The gem's extension, built with the sanitizers into its own directory.
