@@ -520,11 +520,14 @@ native_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     if (active_walker != NULL)
         ssp_walker_get_stats(active_walker, &w);
     return Py_BuildValue(
-        "{s:K,s:K,s:K,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
+        "{s:K,s:K,s:K,s:L,s:L,s:L,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
         "ticks", (unsigned long long)s.sampler.ticks,
         "thread_samples", (unsigned long long)s.sampler.thread_samples,
         "torn_samples", (unsigned long long)s.sampler.torn_samples,
         "sampler_cpu_ns", (long long)s.sampler.cpu_ns,
+        "upload_cpu_ns", (long long)s.sampler.upload_cpu_ns,
+        "signal_cpu_ns", (long long)s.sampler.signal_cpu_ns,
+        "self_cpu_ns", (long long)(s.sampler.cpu_ns + s.sampler.upload_cpu_ns + s.sampler.signal_cpu_ns),
         "interval_ns", (long long)s.sampler.interval_ns,
         "stretched_ticks", (unsigned long long)s.sampler.stretched_ticks,
         "profiles_encoded", (unsigned long long)s.profiles_encoded,
