@@ -119,6 +119,13 @@ visit_thread(void *arg, const ssp_thread_stack *stack)
     const ss_frame *frames = stack->frames;
     uint32_t nframes = stack->nframes;
     if (stack->unchanged) {
+        /* Wall only (it did not run): added up in its slot, not per tick. */
+        ss_labels labels;
+        fill_labels(&labels, stack->thread_id, stack->native_thread_id);
+        if (ss_idle_stacks_charge(wc->idle, tid, &labels, tick->wall_ns, tick->agg) == 0) {
+            ss_tick_note_unchanged(tick, tid);
+            return;
+        }
         nframes = ss_idle_stacks_get(wc->idle, tid, &frames);
     }
     else if (stack->torn) {
@@ -181,6 +188,13 @@ sample_threads(void *ctx, ss_tick *tick)
         return;
     walk_context wc = {tick, ps->idle};
     ssp_walker_walk_changed(ps->walker, visit_thread, thread_unchanged, &wc);
+}
+
+static void
+sampler_exit(void *ctx)
+{
+    python_sampler *ps = ctx;
+    ss_idle_stacks_flush(ps->idle);
 }
 
 /* ---- exception, lock and memory profiles ---------------------------------- */
@@ -400,6 +414,7 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         .origin = "stacksight-python",
         .ctx = &active_sampler,
         .sample_threads = sample_threads,
+        .sampler_exit = sampler_exit,
         .period_end = (cfg.heap_enabled || cfg.memory_enabled) ? ssp_memory_period_end : NULL,
         .extra_values = event_value_mask(&cfg),
         .cpu_timers = 1,

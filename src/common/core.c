@@ -300,7 +300,7 @@ static int start_threads_locked(char *err, size_t errlen)
     core.stopping = core.flush_requested = 0;
     int64_t interval = 1000000000LL / (core.cfg.sample_hz > 0 ? core.cfg.sample_hz : 100);
     core.sampler = ss_sampler_start(interval, core.cfg.overhead_pct, &core.agg,
-                                    core.binding.sample_threads, core.binding.ctx,
+                                    core.binding.sample_threads, core.binding.sampler_exit, core.binding.ctx,
                                     core.binding.cpu_timers);
     if (!core.sampler) {
         snprintf(err, errlen, "cannot start the sampler thread");

@@ -38,6 +38,7 @@ struct ss_sampler {
     double overhead_pct;          /* CPU budget, percent of one core */
     ss_aggregator *agg;
     ss_sample_fn fn;
+    ss_sampler_exit_fn on_exit;   /* may be NULL */
     void *ctx;
     int use_cpu_timers;           /* binding asked for CPU-slice events */
     ss_cpu_tracker cpu;           /* owned by the sidecar thread */
@@ -139,6 +140,17 @@ static void account_wall_tick(ss_sampler *s, int64_t wall_ns, double *avg_cost_n
     pthread_mutex_unlock(&s->lock);
 }
 
+void ss_tick_note_unchanged(ss_tick *tick, pid_t tid)
+{
+    if (tick->kind != SS_TICK_WALL)
+        return;
+    if (tick->timers && !tick->timers->failed)
+        ss_cpu_timer_track(tick->timers, tid, tick->number);
+    /* Without timers the CPU tracker's reading stays right: the thread's
+     * clock has not moved since it was taken. */
+    tick->threads_sampled++;
+}
+
 static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t *interval)
 {
     ss_cpu_tracker_begin_tick(&s->cpu);
@@ -232,13 +244,15 @@ static void *sampler_main(void *arg)
                 next_wall = ss_monotonic_ns() + interval;
         }
     }
+    if (s->on_exit)
+        s->on_exit(s->ctx);
     if (timers)
         ss_cpu_timer_set_clear(timers);
     return NULL;
 }
 
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx, int use_cpu_timers)
+                             ss_sample_fn fn, ss_sampler_exit_fn on_exit, void *ctx, int use_cpu_timers)
 {
     ss_sampler *s = calloc(1, sizeof *s);
     if (!s)
@@ -247,6 +261,7 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     s->overhead_pct = overhead_pct > 0 ? overhead_pct : 1.0;
     s->agg = agg;
     s->fn = fn;
+    s->on_exit = on_exit;
     s->ctx = ctx;
     s->use_cpu_timers = use_cpu_timers && ss_cpu_timer_install() == 0;
     s->stats.interval_ns = s->base_interval_ns;

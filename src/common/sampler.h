@@ -68,7 +68,14 @@ int ss_tick_wants(const ss_tick *tick, pid_t tid);
  * however late the sidecar got to it. */
 int64_t ss_tick_event_cpu_ns(const ss_tick *tick, uint32_t i);
 
+/* A wall tick's report of a thread whose stack did not change and whose wall
+ * time the binding charges itself (idle_stacks.h): counts the sample and
+ * keeps the thread's CPU timer, without touching the aggregator. */
+void ss_tick_note_unchanged(ss_tick *tick, pid_t tid);
+
 typedef void (*ss_sample_fn)(void *ctx, ss_tick *tick);
+/* Called once on the sidecar thread as it stops, after its last tick. */
+typedef void (*ss_sampler_exit_fn)(void *ctx);
 
 typedef struct ss_sampler_stats {
     uint64_t ticks;
@@ -88,7 +95,7 @@ typedef struct ss_sampler ss_sampler;
 /* Start the sidecar. `interval_ns` is the base interval. Returns NULL (and
  * logs) if the thread cannot be created. */
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx, int use_cpu_timers);
+                             ss_sample_fn fn, ss_sampler_exit_fn on_exit, void *ctx, int use_cpu_timers);
 /* Stop and join; safe with NULL. */
 void ss_sampler_stop(ss_sampler *s);
 void ss_sampler_get_stats(ss_sampler *s, ss_sampler_stats *out);
