@@ -5,6 +5,9 @@ default overhead cap (1 % of a core) and prints, over a measured window:
   - sidecar us/tick: the sidecar thread's CPU clock / wall ticks taken
   - % core: the profiler's threads (sidecar + upload) and the CPU-timer signal
     handlers, as a share of one core over the window
+  - wake floor: CPU of a bare 10 ms sleep-and-wake in a plain Python thread,
+    measured just before the case: what one wake-up per tick costs on this
+    machine at that moment (a shared, loaded host makes it vary 2x)
   - Hz: the sampling rate the cap allowed (100 unless stretched)
   - reported / clock: the `sampler_cpu_ns` counter (what the cap budgets and
     `internal` reports) over the sidecar's CPU clock, and the same for the
@@ -36,7 +39,22 @@ CASES = {
 }
 
 
+FLOOR = """
+import time
+t0 = time.thread_time_ns()
+for _ in range(200):
+    time.sleep(0.01)
+print((time.thread_time_ns() - t0) / 200 / 1e3)
+"""
+
+
+def wake_floor_us() -> float:
+    out = subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, text=True, timeout=60)
+    return float(out.stdout.strip())
+
+
 def run_case(name: str, seconds: float) -> dict:
+    floor = wake_floor_us()
     parked, busy, upload = CASES[name]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, STACKSIGHT_SAMPLE_HZ="100")
@@ -56,6 +74,7 @@ def run_case(name: str, seconds: float) -> dict:
     total = smp + upl + st.get("signal_cpu_ns", 0)
     return {
         "sidecar_us_per_tick": smp / ticks / 1e3,
+        "wake_floor_us": floor,
         "pct_core": total / 1e9 / secs * 100,
         "sidecar_pct_core": smp / 1e9 / secs * 100,
         "hz": st["ticks"] / secs,
@@ -71,7 +90,7 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--repeat", type=int, default=3, help="runs per case; the median is printed")
     args = ap.parse_args()
-    print(f"{'case':22} {'sidecar us/tick':>15} {'% core':>7} {'sidecar %':>9} {'Hz':>6} "
+    print(f"{'case':22} {'sidecar us/tick':>15} {'wake floor us':>13} {'% core':>7} {'sidecar %':>9} {'Hz':>6} "
           f"{'reported/clock':>14} {'upload rep/clock':>16} {'signal ms':>9}")
     results = {}
     for name in args.cases.split(","):
@@ -85,7 +104,8 @@ def main() -> None:
 
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-"
-        print(f"{name:22} {fmt(row['sidecar_us_per_tick'], '15.1f')} {fmt(row['pct_core'], '7.3f')} "
+        print(f"{name:22} {fmt(row['sidecar_us_per_tick'], '15.1f')} {fmt(row['wake_floor_us'], '13.1f')} "
+              f"{fmt(row['pct_core'], '7.3f')} "
               f"{fmt(row['sidecar_pct_core'], '9.3f')} {fmt(row['hz'], '6.1f')} "
               f"{fmt(row['reported_over_clock'], '14.2f')} {fmt(row['upload_reported_over_clock'], '16.2f')} "
               f"{fmt(row['signal_ms'], '9.1f')}", flush=True)

@@ -51,6 +51,8 @@ struct ss_sampler {
     ss_self_cost other_start;     /* self_cost.h counters when the sampler started */
     ss_self_cost other_seen;      /* ... at the previous wall tick */
     double upload_backlog_ns;     /* upload CPU not yet charged to the cap */
+    int64_t pending_cpu_ns;       /* sidecar CPU measured, not yet in `stats` */
+    ss_self_cost pending_other;   /* self_cost.h counters measured, not yet in `stats` */
     ss_sampler_stats stats;       /* published under `lock` */
 };
 
@@ -133,11 +135,9 @@ static void account_wall_tick(ss_sampler *s, int64_t wall_ns, double *avg_cost_n
     if (*interval > 1000000000)
         *interval = 1000000000;
 
-    pthread_mutex_lock(&s->lock);
-    s->stats.cpu_ns += sidecar;
-    s->stats.upload_cpu_ns = other.upload_ns - s->other_start.upload_ns;
-    s->stats.signal_cpu_ns = other.signal_ns - s->other_start.signal_ns;
-    pthread_mutex_unlock(&s->lock);
+    /* Published by run_tick, under the stats lock it takes anyway. */
+    s->pending_cpu_ns += sidecar;
+    s->pending_other = other;
 }
 
 void ss_tick_note_unchanged(ss_tick *tick, pid_t tid)
@@ -163,6 +163,10 @@ static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t 
 
     pthread_mutex_lock(&s->lock);
     if (tick->kind == SS_TICK_WALL) {
+        s->stats.cpu_ns += s->pending_cpu_ns;
+        s->pending_cpu_ns = 0;
+        s->stats.upload_cpu_ns = s->pending_other.upload_ns - s->other_start.upload_ns;
+        s->stats.signal_cpu_ns = s->pending_other.signal_ns - s->other_start.signal_ns;
         s->stats.ticks++;
         if (*interval > s->base_interval_ns)
             s->stats.stretched_ticks++;
@@ -269,6 +273,7 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     ss_cpu_timer_set_init(&s->timers, s->base_interval_ns);
     ss_self_cost_get(&s->other_start);
     s->other_seen = s->other_start;
+    s->pending_other = s->other_start;
     pthread_mutex_init(&s->lock, NULL);
 
     /* The sidecar must never receive the application's signals. */
