@@ -80,7 +80,7 @@
 #define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
 #define SSP_MARKER_SLOTS      64u
 #define SSP_IOV_BATCH         1024u            /* IOV_MAX */
-#define SSP_PREFETCH_THREADS  256u             /* thread states read in one call per walk */
+#define SSP_PREFETCH_THREADS  1022u            /* thread states read in one call per walk (+ 2 header spans = IOV_MAX) */
 
 /* Byte sizes of the parts of interpreter objects this file copies. */
 #define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
