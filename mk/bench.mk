@@ -13,3 +13,13 @@ bench-setup:
 
 bench-clean:
 	rm -rf bench/out
+
+# Upload-thread CPU to encode one period at 2 000 / 10 000 / 16 384 distinct
+# stacks (bench/encode_cost.c, built with the extension's -O2).
+.PHONY: bench-encode
+build/encode_cost: bench/encode_cost.c $(CORE_SRC) $(wildcard src/common/*.h)
+	@mkdir -p build
+	$(CC) $(CFLAGS_CORE) -O2 -o $@ bench/encode_cost.c $(CORE_SRC) $(LIBS_CORE)
+
+bench-encode: deps $(GEN)/profile.pb-c.c build/encode_cost
+	./build/encode_cost
