@@ -79,6 +79,7 @@ bench: python
 
 bench-quick: python
 	$(VPY) bench/run.py --quick
+	$(VPY) bench/alloc_hook_cost.py
 
 clean:
 	rm -rf build ext/stacksight/*.so *.egg-info ext/*.egg-info

@@ -81,7 +81,7 @@
 #define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
 #define SSP_MARKER_SLOTS      64u
 #define SSP_IOV_BATCH         1024u            /* IOV_MAX */
-#define SSP_PREFETCH_THREADS  256u             /* thread states read in one call per walk */
+#define SSP_PREFETCH_THREADS  1022u            /* thread states read in one call per walk (+ 2 header spans = IOV_MAX) */
 /* Above any user-space address of x86-64 and arm64 with 48-bit virtual
  * addresses (what Linux gives a process unless it asks for more): a frame
  * pointer above it is a torn read, never a frame. */
@@ -194,7 +194,6 @@ struct ssp_walker {
     ssp_copy_range *ranges;           /* copied ranges, SSP_MAX_CHUNKS */
     uint32_t nranges;
     uintptr_t next_chunk;             /* older chunk not copied yet, 0 = none */
-    uintptr_t last_head;              /* interp->threads.head seen by the last walk */
     uint32_t nchunks;                 /* chunks copied for the current stack */
     ssp_raw_frame *raw;               /* first raw_cap frames of the chain */
     uint32_t raw_cap;                 /* 2 * max_frames + 16 */
@@ -1112,14 +1111,27 @@ int ssp_walker_walk(ssp_walker *w, ssp_visit_fn visit, void *arg)
     return ssp_walker_walk_changed(w, visit, NULL, arg);
 }
 
+/* 1 if [addr, addr + len) lies inside _PyRuntime: a static object of the
+ * interpreter binary, readable for as long as the process lives. */
+static inline int in_runtime(uintptr_t addr, size_t len)
+{
+    uintptr_t lo = (uintptr_t)&_PyRuntime, hi = lo + sizeof _PyRuntime;
+    return addr >= lo && addr <= hi && len <= hi - addr;
+}
+
 int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn unchanged, void *arg)
 {
     if (!w || !visit)
         return -1;
     pthread_mutex_lock(&w->walk_lock);
-    /* One system call: _PyRuntime._finalizing .. interpreters.main (one
-     * span), interp->threads .. interp->finalizing (one span) and, guessed
-     * from the previous walk, the first thread state. */
+    /* _PyRuntime._finalizing .. interpreters.main (one span),
+     * interp->threads .. interp->finalizing (one span) and every thread
+     * state of the previous walk (the first of them is the head the list had
+     * then). What lies inside _PyRuntime - the main interpreter and its
+     * initial thread state are part of it in 3.11 - is a static object of the
+     * interpreter, mapped for the life of the process, so it is copied
+     * directly (validated like any copy); the rest in one system call. An
+     * idle process whose only thread is the main one costs no system call. */
     enum {
         RT_LO = offsetof(_PyRuntimeState, _finalizing),
         RT_HI = offsetof(_PyRuntimeState, interpreters.main) + sizeof(void *),
@@ -1129,11 +1141,28 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
     _Static_assert(RT_HI > RT_LO && IS_HI > IS_LO, "unexpected 3.11 layout");
     char rt[RT_HI - RT_LO], is[IS_HI - IS_LO];
     PyThreadState bufs[2];               /* current and next thread state copies */
-    struct iovec loc[3] = {{rt, sizeof rt}, {is, sizeof is}, {&bufs[0], sizeof bufs[0]}};
-    struct iovec rem[3] = {{(char *)&_PyRuntime + RT_LO, sizeof rt},
-                           {(char *)w->interp + IS_LO, sizeof is},
-                           {(void *)w->last_head, sizeof bufs[0]}};
-    size_t n = ss_safe_readv(loc, rem, w->last_head && !(w->last_head & 7) ? 3 : 2);
+    struct iovec loc[2 + SSP_PREFETCH_THREADS], rem[2 + SSP_PREFETCH_THREADS];
+    int8_t via_call[SSP_PREFETCH_THREADS]; /* prefetch entry i went into the system call */
+    size_t ncall = 0;
+    memcpy(rt, (const char *)&_PyRuntime + RT_LO, sizeof rt);
+    if (in_runtime((uintptr_t)w->interp + IS_LO, sizeof is)) {
+        memcpy(is, (const char *)w->interp + IS_LO, sizeof is);
+    } else {
+        loc[ncall] = (struct iovec){is, sizeof is};
+        rem[ncall++] = (struct iovec){(char *)w->interp + IS_LO, sizeof is};
+    }
+    size_t header_calls = ncall;
+    uint32_t nprev = w->prefetch_buf ? w->nprefetch : 0, prefetched = 0, pcursor = 0;
+    for (uint32_t i = 0; i < nprev; i++) {
+        via_call[i] = !in_runtime(w->prefetch_addr[i], sizeof *w->prefetch_buf);
+        if (!via_call[i]) {
+            memcpy(&w->prefetch_buf[i], (const void *)w->prefetch_addr[i], sizeof *w->prefetch_buf);
+            continue;
+        }
+        loc[ncall] = (struct iovec){&w->prefetch_buf[i], sizeof *w->prefetch_buf};
+        rem[ncall++] = (struct iovec){(void *)w->prefetch_addr[i], sizeof *w->prefetch_buf};
+    }
+    size_t n = ncall ? ss_safe_readv(loc, rem, ncall) : 0;
     uintptr_t finalizing, main_interp, head;
     int interp_finalizing;
     memcpy(&finalizing, rt + offsetof(_PyRuntimeState, _finalizing) - RT_LO, sizeof finalizing);
@@ -1142,21 +1171,15 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
     memcpy(&head, is + offsetof(PyInterpreterState, threads.head) - IS_LO, sizeof head);
     memcpy(&interp_finalizing, is + offsetof(PyInterpreterState, finalizing) - IS_LO,
            sizeof interp_finalizing);
-    if (n < 2 || finalizing || interp_finalizing || main_interp != (uintptr_t)w->interp) {
+    if (n < header_calls || finalizing || interp_finalizing || main_interp != (uintptr_t)w->interp) {
         pthread_mutex_unlock(&w->walk_lock);
         return -1;
     }
-    int have = n == 3 && head == w->last_head;   /* bufs[0] already holds head */
-    w->last_head = head;
-    /* Copy every thread state of the previous walk in one call. */
-    struct iovec ploc[SSP_PREFETCH_THREADS], prem[SSP_PREFETCH_THREADS];
-    uint32_t nprev = w->prefetch_buf ? w->nprefetch : 0, prefetched = 0, pcursor = 0;
-    for (uint32_t i = 0; i < nprev; i++) {
-        ploc[i] = (struct iovec){&w->prefetch_buf[i], sizeof *w->prefetch_buf};
-        prem[i] = (struct iovec){(void *)w->prefetch_addr[i], sizeof *w->prefetch_buf};
-    }
-    if (nprev)
-        prefetched = (uint32_t)ss_safe_readv(ploc, prem, nprev);
+    int have = 0;                        /* bufs[cur] already holds thread state t */
+    /* Prefetched copies are usable up to the first one the call could not read. */
+    for (size_t done = header_calls; prefetched < nprev; prefetched++)
+        if (via_call[prefetched] && done++ >= n)
+            break;
     w->nprefetch = 0;
     uint64_t frames = 0, torn = 0;
     int visited = 0, cur = 0;

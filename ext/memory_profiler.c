@@ -56,6 +56,21 @@ typedef struct heap_table {
 
 static heap_table heap = {.lock = PTHREAD_MUTEX_INITIALIZER, .free_head = HEAP_NONE};
 
+/* Every free must say quickly whether its block can be a sampled one. The
+ * filter counts live sampled blocks by address bits 4..15 (blocks are
+ * 16-byte aligned): a zero means "not sampled" for sure, so almost every
+ * free costs one byte load and no table probe (with L live samples about
+ * L / 4096 of frees probe the table). Counts saturate at 255 and then stay
+ * ("maybe") until the table is cleared. Written and read with the GIL. */
+#define HEAP_FILTER_SIZE 4096u
+static uint8_t heap_filter[HEAP_FILTER_SIZE];
+
+static inline uint32_t
+heap_filter_index(uintptr_t ptr)
+{
+    return (uint32_t)(uint16_t)ptr >> 4;
+}
+
 static inline uint32_t
 heap_home(uintptr_t ptr, uint32_t nslots)
 {
@@ -144,6 +159,9 @@ heap_insert(uintptr_t ptr, int64_t count_weight, int64_t bytes_weight, const ss_
     e->next_free = HEAP_NONE;
     heap_place(heap.slots, heap.nslots, ptr, idx + 1);
     heap.live++;
+    uint8_t *f = &heap_filter[heap_filter_index(ptr)];
+    if (*f < 255)
+        (*f)++;
     pthread_mutex_unlock(&heap.lock);
     return 0;
 }
@@ -165,6 +183,9 @@ heap_forget(uintptr_t ptr)
     e->next_free = heap.free_head;
     heap.free_head = idx;
     heap.live--;
+    uint8_t *f = &heap_filter[heap_filter_index(ptr)];
+    if (*f < 255)
+        (*f)--;
     /* Backward shift: pull later members of the cluster into the hole. */
     uint32_t mask = heap.nslots - 1;
     heap.slots[i] = 0;
@@ -196,6 +217,7 @@ heap_clear(void)
     heap.slots = NULL;
     heap.nslots = heap.nentries = heap.cap = heap.live = 0;
     heap.free_head = HEAP_NONE;
+    memset(heap_filter, 0, sizeof heap_filter);
     pthread_mutex_unlock(&heap.lock);
 }
 
@@ -207,7 +229,8 @@ static int mem_recording;            /* 1: sampling between start and pause */
 static int mem_alloc_on;             /* record alloc-samples / alloc-space */
 static int mem_heap_on;              /* track live blocks for heap-* */
 static double mem_mean;              /* mean bytes between sample points */
-static int64_t mem_countdown;        /* bytes until the next sample point */
+static int64_t mem_countdown;        /* bytes until the next sample point; INT64_MAX while
+                                      * not recording, so the hook needs no other test */
 static int mem_in_sample;            /* a sample is being recorded (re-entrancy) */
 static ssp_walker *mem_walker;       /* stack source while recording */
 static ss_frame *mem_frames;         /* capture buffer of mem_max_frames entries */
@@ -264,46 +287,87 @@ mem_sample(void *ptr, size_t size)
 
 /* ---- the hook ------------------------------------------------------------ */
 
-static void *
-mem_malloc(void *Py_UNUSED(ctx), size_t size)
+/* The hook's context is the chained allocator's own (see ssp_memory_start),
+ * so the common paths below end in a plain jump to it: a countdown on
+ * allocation, a filter byte on free. The sampled paths are out of line. */
+
+static __attribute__((noinline, cold)) void *
+mem_malloc_slow(void *ctx, size_t size)
 {
-    void *p = mem_orig.malloc(mem_orig.ctx, size);
-    if (p != NULL && mem_recording && (mem_countdown -= (int64_t)size) <= 0)
+    void *p = mem_orig.malloc(ctx, size);
+    if (!mem_recording)
+        mem_countdown = INT64_MAX;
+    else if (p != NULL)
         mem_sample(p, size);
     return p;
 }
 
 static void *
-mem_calloc(void *Py_UNUSED(ctx), size_t nelem, size_t elsize)
+mem_malloc(void *ctx, size_t size)
 {
-    void *p = mem_orig.calloc(mem_orig.ctx, nelem, elsize);
-    if (p != NULL && mem_recording) {
+    int64_t left = mem_countdown - (int64_t)size;
+    mem_countdown = left;
+    if (__builtin_expect(left > 0, 1))
+        return mem_orig.malloc(ctx, size);
+    return mem_malloc_slow(ctx, size);
+}
+
+static void *
+mem_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    void *p = mem_orig.calloc(ctx, nelem, elsize);
+    if (p != NULL) {
         size_t size = nelem * elsize;   /* cannot overflow: the allocation succeeded */
-        if ((mem_countdown -= (int64_t)size) <= 0)
-            mem_sample(p, size);
+        if ((mem_countdown -= (int64_t)size) <= 0) {
+            if (mem_recording)
+                mem_sample(p, size);
+            else
+                mem_countdown = INT64_MAX;
+        }
     }
     return p;
 }
 
-static void *
-mem_realloc(void *Py_UNUSED(ctx), void *ptr, size_t size)
+/* `ptr` is being freed or moved and the filter says it may be sampled. */
+static __attribute__((noinline, cold)) void
+mem_forget_maybe(void *ptr)
 {
-    void *p = mem_orig.realloc(mem_orig.ctx, ptr, size);
-    if (p == NULL)
-        return NULL;   /* ptr is untouched */
     if (ptr != NULL && heap.live != 0)
         heap_forget((uintptr_t)ptr);
-    if (mem_recording && (mem_countdown -= (int64_t)size) <= 0)
-        mem_sample(p, size);
+}
+
+static void *
+mem_realloc(void *ctx, void *ptr, size_t size)
+{
+    void *p = mem_orig.realloc(ctx, ptr, size);
+    if (p == NULL)
+        return NULL;   /* ptr is untouched */
+    if (heap_filter[heap_filter_index((uintptr_t)ptr)])
+        mem_forget_maybe(ptr);
+    if ((mem_countdown -= (int64_t)size) <= 0) {
+        if (mem_recording)
+            mem_sample(p, size);
+        else
+            mem_countdown = INT64_MAX;
+    }
     return p;
 }
 
-static void
-mem_free(void *Py_UNUSED(ctx), void *ptr)
+static __attribute__((noinline, cold)) void
+mem_free_slow(void *ctx, void *ptr)
 {
-    if (ptr != NULL && heap.live != 0)
-        heap_forget((uintptr_t)ptr);
-    mem_orig.free(mem_orig.ctx, ptr);
+    mem_forget_maybe(ptr);
+    mem_orig.free(ctx, ptr);
+}
+
+static void
+mem_free(void *ctx, void *ptr)
+{
+    if (__builtin_expect(heap_filter[heap_filter_index((uintptr_t)ptr)] != 0, 0)) {
+        mem_free_slow(ctx, ptr);
+        return;
+    }
+    mem_orig.free(ctx, ptr);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -345,8 +409,8 @@ ssp_memory_start(ssp_walker *walker, const ss_config *cfg)
     mem_countdown = ss_exponential_interval(mem_mean);
     mem_sampled = mem_dropped = 0;
     if (!mem_installed) {
-        PyMemAllocatorEx hook = {NULL, mem_malloc, mem_calloc, mem_realloc, mem_free};
         PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &mem_orig);
+        PyMemAllocatorEx hook = {mem_orig.ctx, mem_malloc, mem_calloc, mem_realloc, mem_free};
         if (mem_orig.malloc == NULL || mem_orig.free == NULL) {
             ss_log_once(SS_LOG_WARNING, "memory-start",
                         "stacksight: memory profiling is off: no object allocator to chain to");
@@ -363,12 +427,14 @@ void
 ssp_memory_pause(void)
 {
     mem_recording = 0;
+    mem_countdown = INT64_MAX;
 }
 
 void
 ssp_memory_stop(void)
 {
     mem_recording = 0;
+    mem_countdown = INT64_MAX;
     if (mem_installed) {
         PyMemAllocatorEx cur;
         PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);

@@ -120,6 +120,13 @@ visit_thread(void *arg, const ssp_thread_stack *stack)
     const ss_frame *frames = stack->frames;
     uint32_t nframes = stack->nframes;
     if (stack->unchanged) {
+        /* Wall only (it did not run): added up in its slot, not per tick. */
+        ss_labels labels;
+        fill_labels(&labels, stack->thread_id, stack->native_thread_id);
+        if (ss_idle_stacks_charge(wc->idle, tid, &labels, tick->wall_ns, tick->agg) == 0) {
+            ss_tick_note_unchanged(tick, tid);
+            return;
+        }
         nframes = ss_idle_stacks_get(wc->idle, tid, &frames);
     }
     else if (stack->torn) {
@@ -184,6 +191,13 @@ sample_threads(void *ctx, ss_tick *tick)
     ssp_walker_walk_changed(ps->walker, visit_thread, thread_unchanged, &wc);
     if (tick->kind == SS_TICK_WALL)
         ssp_asyncio_sample(ps->walker, tick);
+}
+
+static void
+sampler_exit(void *ctx)
+{
+    python_sampler *ps = ctx;
+    ss_idle_stacks_flush(ps->idle);
 }
 
 /* ---- exception, lock and memory profiles ---------------------------------- */
@@ -434,6 +448,7 @@ native_start(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
         .origin = "stacksight-python",
         .ctx = &active_sampler,
         .sample_threads = sample_threads,
+        .sampler_exit = sampler_exit,
         .period_end = (cfg.heap_enabled || cfg.memory_enabled) ? ssp_memory_period_end : NULL,
         .extra_values = event_value_mask(&cfg),
         .cpu_timers = 1,
@@ -555,11 +570,14 @@ native_stats(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     if (active_walker != NULL)
         ssp_walker_get_stats(active_walker, &w);
     return Py_BuildValue(
-        "{s:K,s:K,s:K,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
+        "{s:K,s:K,s:K,s:L,s:L,s:L,s:L,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:L,s:n,s:K,s:K,s:K,s:s}",
         "ticks", (unsigned long long)s.sampler.ticks,
         "thread_samples", (unsigned long long)s.sampler.thread_samples,
         "torn_samples", (unsigned long long)s.sampler.torn_samples,
         "sampler_cpu_ns", (long long)s.sampler.cpu_ns,
+        "upload_cpu_ns", (long long)s.sampler.upload_cpu_ns,
+        "signal_cpu_ns", (long long)s.sampler.signal_cpu_ns,
+        "self_cpu_ns", (long long)(s.sampler.cpu_ns + s.sampler.upload_cpu_ns + s.sampler.signal_cpu_ns),
         "interval_ns", (long long)s.sampler.interval_ns,
         "stretched_ticks", (unsigned long long)s.sampler.stretched_ticks,
         "profiles_encoded", (unsigned long long)s.profiles_encoded,

@@ -18,3 +18,13 @@ bench-clean:
 # peak RSS per case (bench/serve_hostile.py, ~15 s).
 bench-serve-hostile: python
 	nice -n 10 $(VPY) bench/serve_hostile.py
+
+# Upload-thread CPU to encode one period at 2 000 / 10 000 / 16 384 distinct
+# stacks (bench/encode_cost.c, built with the extension's -O2).
+.PHONY: bench-encode
+build/encode_cost: bench/encode_cost.c $(CORE_SRC) $(wildcard src/common/*.h)
+	@mkdir -p build
+	$(CC) $(CFLAGS_CORE) -O2 -o $@ bench/encode_cost.c $(CORE_SRC) $(LIBS_CORE)
+
+bench-encode: deps $(GEN)/profile.pb-c.c build/encode_cost
+	./build/encode_cost

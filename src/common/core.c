@@ -22,6 +22,7 @@
 #include "exporter.h"
 #include "interner.h"
 #include "log.h"
+#include "self_cost.h"
 #include "thread_clock.h"
 
 /* The one profiler of this process. Fields are guarded by `lock` unless
@@ -143,13 +144,16 @@ static char *internal_json(const ss_profile_buffer *buf, const ss_encode_stats *
                  "{\"sampler\":{\"ticks\":%llu,\"thread_samples\":%llu,\"torn_samples\":%llu,"
                  "\"cpu_ns\":%lld,\"interval_ns\":%lld,\"stretched_ticks\":%llu,\"cpu_events\":%llu,"
                  "\"cpu_timers\":%s},"
+                 "\"self_cpu\":{\"sampler_ns\":%lld,\"upload_ns\":%lld,\"signal_ns\":%lld,\"total_ns\":%lld},"
                  "\"samples_folded\":%llu,\"samples_dropped\":%llu,\"interner_overflows\":%llu,"
                  "\"encode\":{\"cpu_ns\":%lld,\"samples\":%u,\"locations\":%u,\"raw_bytes\":%zu,\"gzip_bytes\":%zu},"
                  "\"exports\":{\"sent\":%llu,\"failed\":%llu}}",
                  (unsigned long long)ss.ticks, (unsigned long long)ss.thread_samples,
                  (unsigned long long)ss.torn_samples, (long long)ss.cpu_ns, (long long)ss.interval_ns,
                  (unsigned long long)ss.stretched_ticks, (unsigned long long)ss.cpu_events,
-                 ss.cpu_timers ? "true" : "false", (unsigned long long)buf->folded,
+                 ss.cpu_timers ? "true" : "false", (long long)ss.cpu_ns, (long long)ss.upload_cpu_ns,
+                 (long long)ss.signal_cpu_ns, (long long)(ss.cpu_ns + ss.upload_cpu_ns + ss.signal_cpu_ns),
+                 (unsigned long long)buf->folded,
                  (unsigned long long)buf->dropped,
                  (unsigned long long)ss_interner_overflows(), (long long)es->encode_ns, es->samples,
                  es->locations, es->raw_bytes, es->gzip_bytes, (unsigned long long)core.export_stats.sent,
@@ -240,6 +244,7 @@ static void *uploader_main(void *arg)
     (void)arg;
     pthread_setname_np(pthread_self(), "stacksight-upl");
     ss_bytes scratch = {0};
+    int64_t clock_mark = 0;   /* this thread's CPU clock already counted (self_cost.h) */
     struct timespec deadline;
     pthread_mutex_lock(&core.lock);
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -261,6 +266,9 @@ static void *uploader_main(void *arg)
         core.flush_requested = 0;
         pthread_mutex_unlock(&core.lock);
         finish_period(&scratch, last);
+        int64_t clock = ss_self_cpu_ns();
+        ss_self_cost_add_upload(clock - clock_mark);
+        clock_mark = clock;
         pthread_mutex_lock(&core.lock);
         if (last)
             break;
@@ -272,6 +280,7 @@ static void *uploader_main(void *arg)
     }
     pthread_mutex_unlock(&core.lock);
     ss_bytes_free(&scratch);
+    ss_self_cost_add_upload(ss_self_cpu_ns() - clock_mark);
     return NULL;
 }
 
@@ -291,7 +300,7 @@ static int start_threads_locked(char *err, size_t errlen)
     core.stopping = core.flush_requested = 0;
     int64_t interval = 1000000000LL / (core.cfg.sample_hz > 0 ? core.cfg.sample_hz : 100);
     core.sampler = ss_sampler_start(interval, core.cfg.overhead_pct, &core.agg,
-                                    core.binding.sample_threads, core.binding.ctx,
+                                    core.binding.sample_threads, core.binding.sampler_exit, core.binding.ctx,
                                     core.binding.cpu_timers);
     if (!core.sampler) {
         snprintf(err, errlen, "cannot start the sampler thread");

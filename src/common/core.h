@@ -27,6 +27,7 @@ typedef struct ss_binding {
     const char *origin;            /* DD-EVP-ORIGIN header, e.g. "stacksight-python" */
     void *ctx;
     ss_sample_fn sample_threads;   /* sidecar, every tick */
+    ss_sampler_exit_fn sampler_exit; /* sidecar, once as it stops (flush held-back rows); may be NULL */
     /* Upload thread, after swap and before encoding; may add rows (heap
      * snapshot) with ss_buffer_add. NULL if unused. */
     void (*period_end)(void *ctx, ss_profile_buffer *buf);

@@ -14,6 +14,7 @@
 
 #include "doorbell.h"
 #include "log.h"
+#include "self_cost.h"
 
 #define EVENT_SIGNAL SIGPROF
 #define RING_SIZE 1024u          /* power of two; events beyond it are merged */
@@ -33,6 +34,10 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
     (void)uctx;
     int saved = errno;
     if (info && info->si_code == SI_TIMER) {
+        /* This thread's CPU clock around the handler: what the profiler costs
+         * the application thread, counted in the overhead budget. */
+        struct timespec t0, t1;
+        int timed = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0) == 0;
         pid_t tid = (pid_t)info->si_value.sival_int;
         ss_cpu_capture_fn fn = capture_fn;
         int token = fn ? fn(tid) : -1;
@@ -42,6 +47,8 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
         unsigned at = atomic_fetch_add_explicit(&ring_head, 1, memory_order_relaxed);
         atomic_store_explicit(&ring[at & (RING_SIZE - 1)], entry, memory_order_release);
         ss_doorbell_ring();
+        if (timed && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1) == 0)
+            ss_self_cost_add_signal((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
     }
     errno = saved;
 }

@@ -15,11 +15,17 @@ typedef struct idle_slot {
     int64_t stack_cpu_ns;       /* clock reading taken just before the stack was read */
     uint32_t nframes;
     ss_frame *frames;           /* max_frames entries, allocated on first store */
+    /* Wall time charged but not yet in the aggregator; belongs to `frames`
+     * and `pending_labels`. pending_samples == 0: nothing pending. */
+    uint32_t pending_samples;
+    int64_t pending_wall_ns;
+    ss_labels pending_labels;
 } idle_slot;
 
 struct ss_idle_stacks {
     uint32_t max_frames;
     uint32_t used;              /* slots with tid != 0 */
+    ss_aggregator *agg;         /* where pending wall goes; set by the first charge */
     idle_slot slots[IDLE_SLOTS];
 };
 
@@ -40,6 +46,28 @@ void ss_idle_stacks_free(ss_idle_stacks *c)
     free(c);
 }
 
+static void flush_slot(ss_idle_stacks *c, idle_slot *s)
+{
+    if (!s->pending_samples)
+        return;
+    if (c->agg && s->has_stack && s->nframes) {
+        int64_t values[SS_VALUE_KINDS] = {0};
+        values[SS_WALL_SAMPLES] = s->pending_samples;
+        values[SS_WALL_TIME] = s->pending_wall_ns;
+        ss_aggregator_add(c->agg, s->frames, s->nframes, &s->pending_labels, values);
+    }
+    s->pending_samples = 0;
+    s->pending_wall_ns = 0;
+}
+
+void ss_idle_stacks_flush(ss_idle_stacks *c)
+{
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < IDLE_SLOTS; i++)
+        flush_slot(c, &c->slots[i]);
+}
+
 static idle_slot *find(ss_idle_stacks *c, pid_t tid, int create)
 {
     uint32_t start = ((uint32_t)tid * 2654435761u) % IDLE_SLOTS;
@@ -53,6 +81,7 @@ static idle_slot *find(ss_idle_stacks *c, pid_t tid, int create)
             if (c->used >= IDLE_SLOTS * 3 / 4) {
                 /* Full of threads that may be gone: start over rather than
                  * track liveness; live threads are simply read once more. */
+                ss_idle_stacks_flush(c);
                 for (uint32_t k = 0; k < IDLE_SLOTS; k++) {
                     c->slots[k].tid = 0;
                     c->slots[k].has_stack = 0;
@@ -96,6 +125,7 @@ void ss_idle_stacks_store(ss_idle_stacks *c, pid_t tid, const ss_frame *frames, 
     idle_slot *s = c ? find(c, tid, 0) : NULL;
     if (!s || s->seen_cpu_ns < 0)
         return;
+    flush_slot(c, s);   /* pending wall belongs to the old stack */
     if (!s->frames && !(s->frames = malloc((size_t)c->max_frames * sizeof *s->frames)))
         return;
     if (n > c->max_frames)
@@ -109,6 +139,26 @@ void ss_idle_stacks_store(ss_idle_stacks *c, pid_t tid, const ss_frame *frames, 
 void ss_idle_stacks_forget(ss_idle_stacks *c, pid_t tid)
 {
     idle_slot *s = c ? find(c, tid, 0) : NULL;
-    if (s)
+    if (s) {
+        flush_slot(c, s);
         s->has_stack = 0;
+    }
+}
+
+int ss_idle_stacks_charge(ss_idle_stacks *c, pid_t tid, const ss_labels *labels, int64_t wall_ns,
+                          ss_aggregator *agg)
+{
+    idle_slot *s = c ? find(c, tid, 0) : NULL;
+    if (!s || !s->has_stack)
+        return -1;
+    c->agg = agg;
+    if (s->pending_samples && memcmp(&s->pending_labels, labels, sizeof *labels) != 0)
+        flush_slot(c, s);
+    if (!s->pending_samples)
+        s->pending_labels = *labels;
+    s->pending_samples++;
+    s->pending_wall_ns += wall_ns;
+    if (s->pending_samples >= SS_IDLE_FLUSH_TICKS)
+        flush_slot(c, s);
+    return 0;
 }

@@ -22,8 +22,13 @@
 #include "cpu_timer.h"
 #include "doorbell.h"
 #include "log.h"
+#include "self_cost.h"
 
 #define TIMER_EXPIRY_TICKS 50     /* drop CPU timers of threads unseen this long */
+/* The upload thread spends its CPU in one lump per period (encoding); the
+ * cap charges such a lump over this much wall time, so that one upload does
+ * not stop sampling for seconds while the average stays honest. */
+#define UPLOAD_SPREAD_NS 10000000000LL
 
 struct ss_sampler {
     pthread_t thread;
@@ -33,11 +38,21 @@ struct ss_sampler {
     double overhead_pct;          /* CPU budget, percent of one core */
     ss_aggregator *agg;
     ss_sample_fn fn;
+    ss_sampler_exit_fn on_exit;   /* may be NULL */
     void *ctx;
     int use_cpu_timers;           /* binding asked for CPU-slice events */
     ss_cpu_tracker cpu;           /* owned by the sidecar thread */
     ss_cpu_timer_set timers;      /* owned by the sidecar thread */
-    int64_t cost_since_wall_ns;   /* sidecar CPU since the last wall tick */
+    /* Self-accounting, sidecar thread only. Every wall tick reads the
+     * sidecar's CPU clock once: the delta since the previous wall tick is
+     * everything the thread did (wake-ups, CPU-slice ticks, timer upkeep),
+     * not just the sampling callback. */
+    int64_t clock_mark_ns;        /* sidecar CPU clock at the previous wall tick */
+    ss_self_cost other_start;     /* self_cost.h counters when the sampler started */
+    ss_self_cost other_seen;      /* ... at the previous wall tick */
+    double upload_backlog_ns;     /* upload CPU not yet charged to the cap */
+    int64_t pending_cpu_ns;       /* sidecar CPU measured, not yet in `stats` */
+    ss_self_cost pending_other;   /* self_cost.h counters measured, not yet in `stats` */
     ss_sampler_stats stats;       /* published under `lock` */
 };
 
@@ -95,31 +110,63 @@ void ss_tick_report_thread(ss_tick *tick, const ss_frame *frames, uint32_t nfram
     ss_tick_report(tick, frames, nframes, labels, cpu);
 }
 
+/* The overhead cap: what the profiler spent since the previous wall tick
+ * (the sidecar's CPU clock, the signal handlers', a share of the upload
+ * thread's) is one interval's cost c; with budget b (fraction of a core) wall
+ * ticks may come no faster than every c / b. Publishes the totals. */
+static void account_wall_tick(ss_sampler *s, int64_t wall_ns, double *avg_cost_ns, int64_t *interval)
+{
+    int64_t clock = ss_self_cpu_ns();
+    int64_t sidecar = clock >= s->clock_mark_ns ? clock - s->clock_mark_ns : 0;
+    s->clock_mark_ns = clock;
+    ss_self_cost other;
+    ss_self_cost_get(&other);
+    int64_t signal = other.signal_ns - s->other_seen.signal_ns;
+    s->upload_backlog_ns += (double)(other.upload_ns - s->other_seen.upload_ns);
+    s->other_seen = other;
+    double share = wall_ns >= UPLOAD_SPREAD_NS ? 1.0 : (double)wall_ns / (double)UPLOAD_SPREAD_NS;
+    double upload = s->upload_backlog_ns * share;
+    s->upload_backlog_ns -= upload;
+
+    double c = (double)sidecar + (double)signal + upload;
+    *avg_cost_ns = *avg_cost_ns == 0 ? c : *avg_cost_ns * 0.9 + c * 0.1;
+    int64_t floor_ns = (int64_t)(*avg_cost_ns * 100.0 / s->overhead_pct);
+    *interval = floor_ns > s->base_interval_ns ? floor_ns : s->base_interval_ns;
+    if (*interval > 1000000000)
+        *interval = 1000000000;
+
+    /* Published by run_tick, under the stats lock it takes anyway. */
+    s->pending_cpu_ns += sidecar;
+    s->pending_other = other;
+}
+
+void ss_tick_note_unchanged(ss_tick *tick, pid_t tid)
+{
+    if (tick->kind != SS_TICK_WALL)
+        return;
+    if (tick->timers && !tick->timers->failed)
+        ss_cpu_timer_track(tick->timers, tid, tick->number);
+    /* Without timers the CPU tracker's reading stays right: the thread's
+     * clock has not moved since it was taken. */
+    tick->threads_sampled++;
+}
+
 static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t *interval)
 {
-    int64_t cpu0 = ss_self_cpu_ns();
     ss_cpu_tracker_begin_tick(&s->cpu);
     s->fn(s->ctx, tick);
     ss_cpu_tracker_end_tick(&s->cpu);
     if (tick->kind == SS_TICK_WALL && tick->timers && tick->number % TIMER_EXPIRY_TICKS == 0)
         ss_cpu_timer_expire(tick->timers, tick->number - TIMER_EXPIRY_TICKS);
-    int64_t cost = ss_self_cpu_ns() - cpu0;
+    if (tick->kind == SS_TICK_WALL)
+        account_wall_tick(s, tick->wall_ns, avg_cost_ns, interval);
 
-    /* Overhead cap: everything the sidecar spent since the previous wall
-     * tick (CPU events included) is one interval's cost c; with budget b
-     * (fraction of a core) wall ticks may come no faster than every c / b. */
-    s->cost_since_wall_ns += cost;
-    if (tick->kind == SS_TICK_WALL) {
-        double c = (double)s->cost_since_wall_ns;
-        s->cost_since_wall_ns = 0;
-        *avg_cost_ns = *avg_cost_ns == 0 ? c : *avg_cost_ns * 0.9 + c * 0.1;
-        int64_t floor_ns = (int64_t)(*avg_cost_ns * 100.0 / s->overhead_pct);
-        *interval = floor_ns > s->base_interval_ns ? floor_ns : s->base_interval_ns;
-        if (*interval > 1000000000)
-            *interval = 1000000000;
-    }
     pthread_mutex_lock(&s->lock);
     if (tick->kind == SS_TICK_WALL) {
+        s->stats.cpu_ns += s->pending_cpu_ns;
+        s->pending_cpu_ns = 0;
+        s->stats.upload_cpu_ns = s->pending_other.upload_ns - s->other_start.upload_ns;
+        s->stats.signal_cpu_ns = s->pending_other.signal_ns - s->other_start.signal_ns;
         s->stats.ticks++;
         if (*interval > s->base_interval_ns)
             s->stats.stretched_ticks++;
@@ -128,7 +175,6 @@ static void run_tick(ss_sampler *s, ss_tick *tick, double *avg_cost_ns, int64_t 
     }
     s->stats.thread_samples += tick->threads_sampled;
     s->stats.torn_samples += tick->samples_torn;
-    s->stats.cpu_ns += cost;
     s->stats.interval_ns = *interval;
     s->stats.cpu_timers = tick->timers != NULL && !tick->timers->failed;
     pthread_mutex_unlock(&s->lock);
@@ -145,6 +191,7 @@ static void *sampler_main(void *arg)
     int64_t next_wall = last_wall + interval;
     uint64_t wall_ticks = 0;
     static ss_tick tick;   /* one sidecar per process; too big for the stack */
+    s->clock_mark_ns = ss_self_cpu_ns();
 
     for (;;) {
         uint32_t seen = ss_doorbell_count();
@@ -201,13 +248,15 @@ static void *sampler_main(void *arg)
                 next_wall = ss_monotonic_ns() + interval;
         }
     }
+    if (s->on_exit)
+        s->on_exit(s->ctx);
     if (timers)
         ss_cpu_timer_set_clear(timers);
     return NULL;
 }
 
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx, int use_cpu_timers)
+                             ss_sample_fn fn, ss_sampler_exit_fn on_exit, void *ctx, int use_cpu_timers)
 {
     ss_sampler *s = calloc(1, sizeof *s);
     if (!s)
@@ -216,11 +265,15 @@ ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggreg
     s->overhead_pct = overhead_pct > 0 ? overhead_pct : 1.0;
     s->agg = agg;
     s->fn = fn;
+    s->on_exit = on_exit;
     s->ctx = ctx;
     s->use_cpu_timers = use_cpu_timers && ss_cpu_timer_install() == 0;
     s->stats.interval_ns = s->base_interval_ns;
     ss_cpu_tracker_reset(&s->cpu);
     ss_cpu_timer_set_init(&s->timers, s->base_interval_ns);
+    ss_self_cost_get(&s->other_start);
+    s->other_seen = s->other_start;
+    s->pending_other = s->other_start;
     pthread_mutex_init(&s->lock, NULL);
 
     /* The sidecar must never receive the application's signals. */

@@ -5,9 +5,10 @@
  * threads and reports one stack per thread through ss_tick_report. The
  * sampler never runs interpreter code and never takes an interpreter lock.
  *
- * Overhead cap: the sampler measures its own CPU time per tick and, when the
- * average cost would exceed cfg->overhead_pct of one core, stretches the
- * interval. Wall and CPU values are the real elapsed amounts, so a stretched
+ * Overhead cap: the sampler measures what the profiler costs - its own
+ * thread's CPU clock, the CPU-timer signal handlers' and the upload thread's
+ * (self_cost.h) - and, when the average would exceed cfg->overhead_pct of one
+ * core, stretches the interval. Wall and CPU values are the real elapsed amounts, so a stretched
  * interval changes resolution, not totals. */
 #ifndef SS_SAMPLER_H
 #define SS_SAMPLER_H
@@ -16,6 +17,7 @@
 #include <sys/types.h>
 #include "aggregator.h"
 #include "thread_clock.h"
+#include "self_cost.h"
 
 typedef enum ss_tick_kind {
     SS_TICK_WALL,              /* the timer: every thread gets wall time */
@@ -66,13 +68,22 @@ int ss_tick_wants(const ss_tick *tick, pid_t tid);
  * however late the sidecar got to it. */
 int64_t ss_tick_event_cpu_ns(const ss_tick *tick, uint32_t i);
 
+/* A wall tick's report of a thread whose stack did not change and whose wall
+ * time the binding charges itself (idle_stacks.h): counts the sample and
+ * keeps the thread's CPU timer, without touching the aggregator. */
+void ss_tick_note_unchanged(ss_tick *tick, pid_t tid);
+
 typedef void (*ss_sample_fn)(void *ctx, ss_tick *tick);
+/* Called once on the sidecar thread as it stops, after its last tick. */
+typedef void (*ss_sampler_exit_fn)(void *ctx);
 
 typedef struct ss_sampler_stats {
     uint64_t ticks;
     uint64_t thread_samples;
     uint64_t torn_samples;
-    int64_t cpu_ns;            /* sampler thread CPU spent in ticks */
+    int64_t cpu_ns;            /* the sidecar thread's whole CPU clock while sampling */
+    int64_t upload_cpu_ns;     /* upload thread CPU (self_cost.h) since the sampler started */
+    int64_t signal_cpu_ns;     /* CPU-timer signal handlers' CPU since the sampler started */
     int64_t interval_ns;       /* current interval (stretched by the cap) */
     uint64_t stretched_ticks;  /* ticks taken at a stretched interval */
     uint64_t cpu_events;       /* CPU-slice events handled */
@@ -84,7 +95,7 @@ typedef struct ss_sampler ss_sampler;
 /* Start the sidecar. `interval_ns` is the base interval. Returns NULL (and
  * logs) if the thread cannot be created. */
 ss_sampler *ss_sampler_start(int64_t interval_ns, double overhead_pct, ss_aggregator *agg,
-                             ss_sample_fn fn, void *ctx, int use_cpu_timers);
+                             ss_sample_fn fn, ss_sampler_exit_fn on_exit, void *ctx, int use_cpu_timers);
 /* Stop and join; safe with NULL. */
 void ss_sampler_stop(ss_sampler *s);
 void ss_sampler_get_stats(ss_sampler *s, ss_sampler_stats *out);

@@ -312,8 +312,33 @@ static void test_idle_stacks(void)
     for (int i = 0; i < 1000000; i++)
         x += i;
     CHECK(ss_idle_stacks_unchanged(c, ss_gettid()) == 0);
+    /* Wall charged to an unchanged thread is held back, then sent as one
+     * row with the exact totals: every SS_IDLE_FLUSH_TICKS charges, when it
+     * is forgotten, and on flush. */
+    ss_aggregator agg;
+    ss_aggregator_init(&agg, 1000);
+    ss_labels lab;
+    memset(&lab, 0, sizeof lab);
+    lab.native_thread_id = sleeper_tid;
+    for (int i = 0; i < SS_IDLE_FLUSH_TICKS - 1; i++)
+        CHECK(ss_idle_stacks_charge(c, sleeper_tid, &lab, 10, &agg) == 0);
+    CHECK(agg.active->nrows == 0);                          /* held back */
+    CHECK(ss_idle_stacks_charge(c, sleeper_tid, &lab, 10, &agg) == 0);
+    CHECK(agg.active->nrows == 1 && agg.active->rows[0].values[SS_WALL_SAMPLES] == SS_IDLE_FLUSH_TICKS &&
+          agg.active->rows[0].values[SS_WALL_TIME] == 10 * SS_IDLE_FLUSH_TICKS);
+    CHECK(ss_idle_stacks_charge(c, sleeper_tid, &lab, 7, &agg) == 0);
+    lab.thread_name = 5;                                     /* renamed: new row, old one sent */
+    CHECK(ss_idle_stacks_charge(c, sleeper_tid, &lab, 3, &agg) == 0);
+    CHECK(agg.active->rows[0].values[SS_WALL_SAMPLES] == SS_IDLE_FLUSH_TICKS + 1 &&
+          agg.active->rows[0].values[SS_WALL_TIME] == 10 * SS_IDLE_FLUSH_TICKS + 7);
+    ss_idle_stacks_flush(c);
+    CHECK(agg.active->nrows == 2 && agg.active->rows[1].values[SS_WALL_TIME] == 3);
+    CHECK(ss_idle_stacks_charge(c, 999999, &lab, 3, &agg) == -1);   /* no stored stack */
+    CHECK(ss_idle_stacks_charge(c, sleeper_tid, &lab, 4, &agg) == 0);
     ss_idle_stacks_forget(c, sleeper_tid);
+    CHECK(agg.active->rows[1].values[SS_WALL_TIME] == 7);
     CHECK(ss_idle_stacks_get(c, sleeper_tid, &got) == 0);
+    ss_aggregator_destroy(&agg);
     ss_idle_stacks_free(c);
     sleeper_stop = 1;
     pthread_join(t, NULL);

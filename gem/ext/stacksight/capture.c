@@ -35,6 +35,7 @@
 #include <ruby/debug.h>
 
 #include "cpu_timer.h"
+#include "self_cost.h"
 
 #define RT_SIGNAL_TAG 0x55a7ULL   /* high bits of si_value: "this SIGPROF is ours" */
 
@@ -147,6 +148,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
     if (!atomic_compare_exchange_strong(&c->state, &expected, RT_WRITING))
         goto out;
     fill(pool, c);
+    /* CPU-slice captures are timed by the core's handler around this one;
+     * a requested capture's cost is counted here (self_cost.h). */
+    ss_self_cost_add_signal(c->handler_ns);
     atomic_store(&c->state, RT_READY);
     rt_park_wake_from_handler();
 out:

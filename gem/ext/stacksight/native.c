@@ -400,6 +400,8 @@ static VALUE native_stats(VALUE self)
     PUT("ticks", s.sampler.ticks);
     PUT("thread_samples", s.sampler.thread_samples);
     PUT("sampler_cpu_ns", s.sampler.cpu_ns);
+    PUT("upload_cpu_ns", s.sampler.upload_cpu_ns);
+    PUT("signal_cpu_ns", s.sampler.signal_cpu_ns);
     PUT("interval_ns", s.sampler.interval_ns);
     PUT("profiles_exported", s.profiles_exported);
     PUT("export_failures", s.export_failures);
