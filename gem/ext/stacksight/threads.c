@@ -155,6 +155,10 @@ void rt_thread_register(pid_t tid, int64_t thread_id, const char *name, size_t n
     }
     rt_thread *e = &table[i];
     e->excluded = excluded;
+    /* Ruby reuses native threads: a new Ruby thread on this one must not
+     * carry the name of the thread that ran here before it. */
+    if (e->labels.thread_id != thread_id)
+        e->labels.thread_name = SS_STRING_NONE;
     e->labels.thread_id = thread_id;
     e->labels.native_thread_id = tid;
     if (name)
