@@ -1,4 +1,10 @@
-/* cpython_walker.c - GIL-free CPython 3.11 stack walker (see cpython_walker.h).
+/* cpython_walker.c - GIL-free CPython stack walker (see cpython_walker.h).
+ *
+ * The algorithm below is the same for every supported version; what differs
+ * (where the current frame pointer lives, how a frame names its code object,
+ * which frame owners exist, how to find the GIL holder) comes from the layout
+ * part compiled for the interpreter at hand: cpython_layout.h describes the
+ * seam, cpython_layout_3NN.h implement it from the interpreter's headers.
  *
  * What is read, and how (sidecar, no GIL; every read is a safe read):
  *   1. one scatter read per walk: _PyRuntime._finalizing,
@@ -32,19 +38,9 @@
  * frames cannot change under it, so it reads them directly, with its own code
  * cache (the sidecar's cache is only touched by the sidecar). */
 
-/* patchlevel.h alone gives PY_VERSION_HEX; it decides whether the internal
- * headers (which need Py_BUILD_CORE before Python.h) are used at all. */
-#include <patchlevel.h>
-
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-#define SSP_SUPPORTED 1
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE 1
-#endif
-#else
-#define SSP_SUPPORTED 0
-#endif
-
+/* cpython_layout.h decides from PY_VERSION_HEX whether a layout part exists
+ * for this interpreter (and then sets Py_BUILD_CORE before Python.h). */
+#include "cpython_layout.h"
 #include "cpython_walker.h"
 
 #include <stdio.h>
@@ -55,11 +51,15 @@
 
 #include <pthread.h>
 #include <sys/uio.h>
-#include <internal/pycore_code.h>
-#include <internal/pycore_frame.h>
-#include <internal/pycore_interp.h>
-#include <internal/pycore_pystate.h>
-#include <internal/pycore_runtime.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include "cpython_layout_311.h"
+#elif PY_VERSION_HEX < 0x030D0000
+#include "cpython_layout_312.h"
+#elif PY_VERSION_HEX < 0x030E0000
+#include "cpython_layout_313.h"
+#else
+#include "cpython_layout_314.h"
+#endif
 
 #include "../src/common/interner.h"
 #include "../src/common/safe_read.h"
@@ -167,9 +167,9 @@ enum {
 
 /* A frame found on the chain, before code objects are resolved. */
 typedef struct ssp_raw_frame {
-    uintptr_t code;                   /* f_code */
-    uintptr_t prev_instr;             /* prev_instr */
-    int owner;                        /* FRAME_OWNED_BY_* */
+    uintptr_t code;                   /* sspl_frame_code: the code object */
+    uintptr_t prev_instr;             /* sspl_frame_instr: the instruction pointer */
+    int owner;                        /* sspl_frame_owner: FRAME_OWNED_BY_* */
     int state;                        /* SSP_RAW_* */
     ssp_code_entry *entry;            /* SSP_RAW_ENTRY: the entry */
     ss_frame done;                    /* SSP_RAW_DONE: the resolved frame */
@@ -407,7 +407,7 @@ static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
     if (addr == 0 || (addr & 7) || c->read(&hdr, (const void *)addr, sizeof(PyASCIIObject)))
         return -1;
     const PyASCIIObject *a = &hdr._base;
-    if (a->ob_base.ob_type != &PyUnicode_Type || !a->state.ready || a->length < 0)
+    if (a->ob_base.ob_type != &PyUnicode_Type || !SSPL_STR_READY(a) || a->length < 0)
         return -1;
     unsigned kind = a->state.kind;
     if (kind != 1 && kind != 2 && kind != 4)
@@ -646,7 +646,7 @@ static uint32_t marker_function(ssp_code_cache *c, uint64_t n)
 /* Incomplete frame (_PyFrame_IsIncomplete) given its code entry. */
 static inline int frame_incomplete(const ssp_raw_frame *r, const ssp_code_entry *e)
 {
-    return r->owner != FRAME_OWNED_BY_GENERATOR &&
+    return r->owner != SSPL_OWNED_BY_GENERATOR &&
            r->prev_instr < r->code + SSP_CODE_START + (uintptr_t)e->firsttraceable * 2;
 }
 
@@ -654,7 +654,7 @@ static inline int frame_incomplete(const ssp_raw_frame *r, const ssp_code_entry 
  * count frames past the stored ones, which are only counted. */
 static inline int frame_maybe_complete(const ssp_raw_frame *r)
 {
-    return r->owner == FRAME_OWNED_BY_GENERATOR || r->prev_instr >= r->code + SSP_CODE_START;
+    return r->owner == SSPL_OWNED_BY_GENERATOR || r->prev_instr >= r->code + SSP_CODE_START;
 }
 
 /* Resolve one complete frame to (function, line); -1 if its instruction
@@ -761,22 +761,27 @@ static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *
                 return -1;
             /* A thread-owned frame outside the copies: the chain has reached
              * the older chunks; copy the next one for the frames to come. */
-            if (fr.owner == FRAME_OWNED_BY_THREAD && w->next_chunk && copy_older_chunk(w))
+            if (sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD && w->next_chunk &&
+                copy_older_chunk(w))
                 return -1;
         }
-        uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
-        if (fr.owner < FRAME_OWNED_BY_THREAD || fr.owner > FRAME_OWNED_BY_FRAME_OBJECT ||
-            !code || (code & 7) || (prev & 1) || ((uintptr_t)fr.previous & 7))
+        int owner = sspl_frame_owner(&fr);
+        uintptr_t code = sspl_frame_code(&fr), prev = sspl_frame_instr(&fr);
+        frame = sspl_frame_previous(&fr);
+        if (owner < SSPL_OWNED_BY_THREAD || owner > SSPL_OWNER_MAX || (frame & 7))
             return -1;
-        ssp_raw_frame r = {code, prev, fr.owner, SSP_RAW_PENDING, NULL, {0, 0}};
+        if (sspl_owner_is_shim(owner))
+            continue;                    /* the interpreter's own entry frame: not shown */
+        if (!code || (code & 7) || (prev & 1))
+            return -1;
+        ssp_raw_frame r = {code, prev, owner, SSP_RAW_PENDING, NULL, {0, 0}};
         if (n < w->raw_cap)
             w->raw[n++] = r;
         else
             extra += frame_maybe_complete(&r);
-        frame = (uintptr_t)fr.previous;
         /* A running generator's frame always links to the frame that resumed
          * it; one that links nowhere was suspended while we read it. */
-        if (!frame && fr.owner == FRAME_OWNED_BY_GENERATOR)
+        if (!frame && owner == SSPL_OWNED_BY_GENERATOR)
             return -1;
     }
     *nraw = n;
@@ -930,19 +935,20 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
     w->nchunks = 0;
     c->epoch++;
 
-    uintptr_t cf = (uintptr_t)ts->cframe;
-    if (!cf)
+    /* The pointer to the current frame: in the thread state (copied
+     * already) or in a _PyCFrame elsewhere (read along with the chunk). */
+    uintptr_t slot = sspl_frame_slot(ts, tsaddr), current = 0;
+    if (!slot)
         return;                          /* thread not running Python code */
-    if (cf & 7)
+    if (slot & 7)
         goto torn;
-    _PyCFrame cframe;
     struct iovec loc[3], rem[3];
     size_t niov = 0, want_cf = 0;
-    if (cf >= tsaddr && cf + sizeof cframe <= tsaddr + sizeof *ts) {
-        memcpy(&cframe, (const char *)ts + (cf - tsaddr), sizeof cframe);
+    if (slot >= tsaddr && slot + sizeof current <= tsaddr + sizeof *ts) {
+        memcpy(&current, (const char *)ts + (slot - tsaddr), sizeof current);
     } else {
-        loc[niov] = (struct iovec){&cframe, sizeof cframe};
-        rem[niov++] = (struct iovec){(void *)cf, sizeof cframe};
+        loc[niov] = (struct iovec){&current, sizeof current};
+        rem[niov++] = (struct iovec){(void *)slot, sizeof current};
         want_cf = 1;
     }
     uintptr_t chunk = (uintptr_t)ts->datastack_chunk, top = (uintptr_t)ts->datastack_top,
@@ -983,7 +989,7 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         add_range(w, chunk + SSP_CHUNK_HDR, copy_end, SSP_CHUNK_HDR);
     }
 
-    resolve_chain(w, (uintptr_t)cframe.current_frame, st);
+    resolve_chain(w, current, st);
     return;
 torn:
     st->torn = 1;
@@ -1019,6 +1025,7 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
         return NULL;
     }
     ssp_install_free_log();
+    sspl_init();
     ssp_walker *w = calloc(1, sizeof *w);
     if (!w)
         goto oom;
@@ -1092,13 +1099,16 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
     /* One system call: _PyRuntime._finalizing .. interpreters.main (one
      * span), interp->threads .. interp->finalizing (one span) and, guessed
      * from the previous walk, the first thread state. */
+#define SSP_SPAN_LO(a, b) ((a) < (b) ? (a) : (b))
+#define SSP_SPAN_HI(a, sa, b, sb) ((a) + (sa) > (b) + (sb) ? (a) + (sa) : (b) + (sb))
     enum {
-        RT_LO = offsetof(_PyRuntimeState, _finalizing),
-        RT_HI = offsetof(_PyRuntimeState, interpreters.main) + sizeof(void *),
-        IS_LO = offsetof(PyInterpreterState, threads.head),
-        IS_HI = offsetof(PyInterpreterState, finalizing) + sizeof(int),
+        RT_LO = SSP_SPAN_LO(SSPL_RT_FINALIZING, SSPL_RT_MAIN),
+        RT_HI = SSP_SPAN_HI(SSPL_RT_FINALIZING, sizeof(void *), SSPL_RT_MAIN, sizeof(void *)),
+        IS_LO = SSP_SPAN_LO(SSPL_IS_THREADS_HEAD, SSPL_IS_FINALIZING),
+        IS_HI = SSP_SPAN_HI(SSPL_IS_THREADS_HEAD, sizeof(void *), SSPL_IS_FINALIZING, sizeof(int)),
     };
-    _Static_assert(RT_HI > RT_LO && IS_HI > IS_LO, "unexpected 3.11 layout");
+    _Static_assert(RT_HI - RT_LO <= 4096 && IS_HI - IS_LO <= 4096,
+                   "runtime fields too far apart for one read each");
     char rt[RT_HI - RT_LO], is[IS_HI - IS_LO];
     PyThreadState bufs[2];               /* current and next thread state copies */
     struct iovec loc[3] = {{rt, sizeof rt}, {is, sizeof is}, {&bufs[0], sizeof bufs[0]}};
@@ -1108,12 +1118,10 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
     size_t n = ss_safe_readv(loc, rem, w->last_head && !(w->last_head & 7) ? 3 : 2);
     uintptr_t finalizing, main_interp, head;
     int interp_finalizing;
-    memcpy(&finalizing, rt + offsetof(_PyRuntimeState, _finalizing) - RT_LO, sizeof finalizing);
-    memcpy(&main_interp, rt + offsetof(_PyRuntimeState, interpreters.main) - RT_LO,
-           sizeof main_interp);
-    memcpy(&head, is + offsetof(PyInterpreterState, threads.head) - IS_LO, sizeof head);
-    memcpy(&interp_finalizing, is + offsetof(PyInterpreterState, finalizing) - IS_LO,
-           sizeof interp_finalizing);
+    memcpy(&finalizing, rt + SSPL_RT_FINALIZING - RT_LO, sizeof finalizing);
+    memcpy(&main_interp, rt + SSPL_RT_MAIN - RT_LO, sizeof main_interp);
+    memcpy(&head, is + SSPL_IS_THREADS_HEAD - IS_LO, sizeof head);
+    memcpy(&interp_finalizing, is + SSPL_IS_FINALIZING - IS_LO, sizeof interp_finalizing);
     if (n < 2 || finalizing || interp_finalizing || main_interp != (uintptr_t)w->interp) {
         pthread_mutex_unlock(&w->walk_lock);
         return -1;
@@ -1186,17 +1194,17 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
 
 int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
 {
-    /* Only the thread holding the GIL can be changing its Python stack. Our
-     * own thread state comes from the GIL-state key (pthread_getspecific is a
-     * plain load on glibc); the holder from the runtime. */
-    PyThreadState *mine = (PyThreadState *)PyThread_tss_get(&_PyRuntime.gilstate.autoTSSkey);
-    PyThreadState *holder = (PyThreadState *)_Py_atomic_load_relaxed(&_PyRuntime.gilstate.tstate_current);
-    if (mine == NULL || mine != holder)
+    /* Only the thread holding the GIL can be changing its Python stack.
+     * `mine` is a copy of our own thread state: it cannot be freed under us,
+     * and the frame slot it points to is ours too (our C stack or the
+     * tstate). */
+    PyThreadState mine_copy;
+    const PyThreadState *mine = &mine_copy;
+    uintptr_t mine_addr = sspl_gil_holder_self(tid, &mine_copy);
+    if (!mine_addr)
         return -1;
-    /* Our own thread state, read by the thread that owns it: it cannot be
-     * freed under us. The cframe is ours too (our C stack or the tstate). */
-    _PyCFrame *cframe = mine->cframe;
-    if (cframe == NULL)
+    uintptr_t slot = sspl_frame_slot(mine, mine_addr), current;
+    if (!slot || (slot & 7) || ss_safe_read(&current, (const void *)slot, sizeof current))
         return -1;
     uintptr_t chunk = (uintptr_t)mine->datastack_chunk, top = (uintptr_t)mine->datastack_top,
               limit = (uintptr_t)mine->datastack_limit;
@@ -1209,7 +1217,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
         return -1;
     if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
         return -1;
-    snap->current_frame = (uintptr_t)cframe->current_frame;
+    snap->current_frame = current;
     /* Follow the chain now through the copy, copying the frames that are
      * not in it; a thread-owned one is in an older chunk, which stays put
      * while this thread runs above it: the sidecar reads that part. */
@@ -1229,9 +1237,9 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
         }
         _PyInterpreterFrame fr;
         memcpy(&fr, at, SSP_FRAME_SPECIALS);
-        if (fr.owner == FRAME_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
+        if (sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
             break;
-        f = (uintptr_t)fr.previous;
+        f = sspl_frame_previous(&fr);
     }
     snap->chunk = chunk;
     snap->limit = limit;
@@ -1292,31 +1300,38 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
     uint32_t n = 0;
     uint64_t rest = 0;
     ssp_code_cache *c = &w->capture_cache;
-    PyThreadState *ts = _PyThreadState_GET();
+    PyThreadState *ts = sspl_this_tstate();
     /* Only the thread holding the GIL may read its frames directly. */
-    if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp ||
-        !ts->cframe)
+    uintptr_t slot = ts ? sspl_frame_slot(ts, (uintptr_t)ts) : 0;
+    if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp || !slot)
         goto done;
     uint32_t total = 0;
-    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f; f = f->previous) {
+    for (const _PyInterpreterFrame *f = *(_PyInterpreterFrame *const *)slot; f;
+         f = (const _PyInterpreterFrame *)sspl_frame_previous(f)) {
         if (++total > SSP_MAX_WALK_FRAMES)
             break;
-        ssp_raw_frame r = {(uintptr_t)f->f_code, (uintptr_t)f->prev_instr, f->owner,
+        if (sspl_owner_is_shim(sspl_frame_owner(f)))
+            continue;
+        ssp_raw_frame r = {sspl_frame_code(f), sspl_frame_instr(f), sspl_frame_owner(f),
                            SSP_RAW_PENDING, NULL, {0, 0}};
+        const PyCodeObject *code = (const PyCodeObject *)r.code;
+        if (!code || Py_TYPE(code) != &PyCode_Type)
+            continue;
         if (n >= max) {                  /* only counting now */
-            if (!_PyFrame_IsIncomplete(f))
+            if (r.owner == SSPL_OWNED_BY_GENERATOR ||
+                r.prev_instr >= r.code + SSP_CODE_START + (uintptr_t)code->_co_firsttraceable * 2)
                 rest++;
             continue;
         }
         c->epoch++;
         ssp_code_entry *e = cache_find(c, r.code);
-        if (e && code_hdr_matches(e, f->f_code)) {
+        if (e && code_hdr_matches(e, code)) {
             c->hits++;
         } else {
             ssp_code_entry tmp;
             if (e)
                 entry_clear(c, e);
-            if (code_build(c, r.code, f->f_code, &tmp))
+            if (code_build(c, r.code, code, &tmp))
                 continue;
             e = cache_insert(c, &tmp);
             if (!e) {
@@ -1384,9 +1399,9 @@ void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)
     out->code_cache_misses = __atomic_load_n(&w->stats.code_cache_misses, __ATOMIC_RELAXED);
 }
 
-#else /* not CPython 3.11 */
+#else /* no layout part for this interpreter */
 
-/* Stub: the structures read by the walker exist only in 3.11. */
+/* Stub: no layout part describes this interpreter's structures. */
 struct ssp_walker {
     int unused;   /* never allocated */
 };
@@ -1394,9 +1409,14 @@ struct ssp_walker {
 ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
 {
     (void)max_frames;
+#ifdef Py_GIL_DISABLED
+    const char *build = " free-threaded (Py_GIL_DISABLED) build";
+#else
+    const char *build = "";
+#endif
     if (err && errlen)
-        snprintf(err, errlen, "stacksight supports CPython 3.11 only; this is %d.%d",
-                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        snprintf(err, errlen, "stacksight supports %s; this is CPython %d.%d%s",
+                 SSP_SUPPORTED_VERSIONS, PY_MAJOR_VERSION, PY_MINOR_VERSION, build);
     return NULL;
 }
 
