@@ -33,6 +33,9 @@
  *                                   0 when the thread runs no Python code
  *   SSPL_RT_FINALIZING, SSPL_RT_MAIN       offsets in _PyRuntimeState
  *   SSPL_IS_THREADS_HEAD, SSPL_IS_FINALIZING offsets in PyInterpreterState
+ *   sspl_check(err, len)            with the GIL at walker creation: 0 if the
+ *                                   running interpreter's own offset table
+ *                                   (3.13+) agrees with the compiled layout
  *   sspl_init()                     with the GIL at walker creation
  *   sspl_this_tstate()              the calling thread's state (GIL held)
  *   sspl_gil_holder_self(tid, copy) async-signal-safe: if thread `tid`

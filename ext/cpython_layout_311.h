@@ -42,6 +42,9 @@ static inline uintptr_t sspl_frame_slot(const PyThreadState *ts, uintptr_t tsadd
 
 static inline void sspl_init(void) {}
 
+/* No runtime table of offsets before 3.13: the headers are the only source. */
+static inline int sspl_check(char *err, size_t errlen) { (void)err; (void)errlen; return 0; }
+
 static inline PyThreadState *sspl_this_tstate(void) { return _PyThreadState_UncheckedGet(); }
 
 static inline uintptr_t sspl_gil_holder_self(pid_t tid, PyThreadState *copy)

@@ -40,6 +40,9 @@ static inline uintptr_t sspl_frame_slot(const PyThreadState *ts, uintptr_t tsadd
 #define SSPL_IS_THREADS_HEAD offsetof(PyInterpreterState, threads.head)
 #define SSPL_IS_FINALIZING offsetof(PyInterpreterState, finalizing)
 
+/* No runtime table of offsets before 3.13: the headers are the only source. */
+static inline int sspl_check(char *err, size_t errlen) { (void)err; (void)errlen; return 0; }
+
 static inline PyThreadState *sspl_this_tstate(void) { return _PyThreadState_UncheckedGet(); }
 
 #endif

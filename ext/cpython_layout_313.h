@@ -14,6 +14,7 @@
 #include <internal/pycore_pystate.h>
 #include <internal/pycore_runtime.h>
 #include "cpython_layout_gil.h"
+#include "cpython_layout_debug_offsets.h"
 
 #define SSPL_FAMILY "3.13"
 #define SSPL_OWNED_BY_THREAD FRAME_OWNED_BY_THREAD

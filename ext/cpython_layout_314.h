@@ -21,6 +21,7 @@
 #include <internal/pycore_stackref.h>
 #pragma GCC diagnostic pop
 #include "cpython_layout_gil.h"
+#include "cpython_layout_debug_offsets.h"
 
 #if PY_VERSION_HEX < 0x030F0000
 #define SSPL_FAMILY "3.14"

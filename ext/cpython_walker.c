@@ -703,7 +703,9 @@ static const char *xlate(ssp_walker *w, uintptr_t f)
 {
     for (uint32_t i = w->nranges; i-- > 0;) {
         const ssp_copy_range *r = &w->ranges[i];
-        if (f >= r->start && f + SSP_FRAME_SPECIALS <= r->end)
+        /* written so that a torn `f` near the top of the address space
+         * cannot wrap around the end test */
+        if (f >= r->start && f < r->end && r->end - f >= SSP_FRAME_SPECIALS)
             return w->copy + r->off + (f - r->start);
     }
     return NULL;
@@ -1010,6 +1012,8 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
                  (rt >> 24) & 0xFF, (rt >> 16) & 0xFF);
         return NULL;
     }
+    if (sspl_check(err, errlen))
+        return NULL;
     if (max_frames < 2 || max_frames > 65536) {
         snprintf(err, errlen, "max_frames must be between 2 and 65536 (got %d)", max_frames);
         return NULL;
@@ -1225,7 +1229,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     uintptr_t f = snap->current_frame;
     for (uint32_t steps = 0; f && !(f & 7) && steps < SSP_MAX_WALK_FRAMES; steps++) {
         const unsigned char *at;
-        if (f >= chunk + SSP_CHUNK_HDR && f + SSP_FRAME_SPECIALS <= end) {
+        if (f >= chunk + SSP_CHUNK_HDR && f < end && end - f >= SSP_FRAME_SPECIALS) {
             at = snap->bytes + (f - chunk);
         } else {
             uint32_t k = snap->noffstack;
