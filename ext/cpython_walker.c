@@ -9,10 +9,10 @@
  * What is read, and how (sidecar, no GIL; every read is a safe read):
  *   1. one scatter read per walk: _PyRuntime._finalizing,
  *      _PyRuntime.interpreters.main, interp->finalizing, interp->threads.head;
- *   2. per thread, one read of the whole PyThreadState (ids, next, cframe,
- *      datastack_chunk/top/limit);
- *   3. per thread, one scatter read of the current _PyCFrame (unless it is
- *      the tstate's own root_cframe, already copied) and of the live part of
+ *   2. per thread, one read of the whole PyThreadState (ids, next, cframe or
+ *      current_frame, datastack_chunk/top/limit);
+ *   3. per thread, one scatter read of the current-frame pointer (unless it
+ *      is inside the tstate copy: 3.13+, or 3.11/3.12's root_cframe) and of the live part of
  *      the current data-stack chunk, [chunk, datastack_top + slack). Frames
  *      owned by the thread live there contiguously, so the frame chain is
  *      walked in the local copy. Older chunks are copied (one read each) only
