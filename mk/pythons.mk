@@ -38,3 +38,11 @@ test-pythons-chroot: deps $(GEN)/profile.pb-c.c
 	    tests/python_versions/run.sh python$$m $(PYTHONS_DIR)/chroot-$$m || exit 1; done
 
 test: test-pythons
+
+# Sampler CPU per thread-sample per CPython (bench/python_versions.py), on the
+# venvs test-pythons made; not part of `make test`.
+.PHONY: bench-pythons
+bench-pythons: python
+	$(VPY) bench/python_versions.py $(VENV) $(foreach v,$(HOST_PYTHONS),$(PYTHONS_DIR)/$(basename $(v)))
+	$(CHROOT) run forky-python --bind $(CURDIR) -- build/pythons/chroot-3.14/bin/python bench/python_versions.py \
+	  $(foreach m,$(CHROOT_PYTHONS),$(PYTHONS_DIR)/chroot-$(m))
