@@ -59,4 +59,23 @@
 /* The versions with a layout part, for messages of the refusing stub. */
 #define SSP_SUPPORTED_VERSIONS "CPython 3.11 to 3.15 (GIL builds)"
 
+#include <Python.h>
+
+#if SSP_SUPPORTED
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* The layout part of the interpreter this is compiled against. */
+#if PY_VERSION_HEX < 0x030C0000
+#include "cpython_layout_311.h"
+#elif PY_VERSION_HEX < 0x030D0000
+#include "cpython_layout_312.h"
+#elif PY_VERSION_HEX < 0x030E0000
+#include "cpython_layout_313.h"
+#else
+#include "cpython_layout_314.h"
+#endif
+#endif
+
 #endif
