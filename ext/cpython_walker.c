@@ -1,12 +1,18 @@
-/* cpython_walker.c - GIL-free CPython 3.11 stack walker (see cpython_walker.h).
+/* cpython_walker.c - GIL-free CPython stack walker (see cpython_walker.h).
+ *
+ * The algorithm below is the same for every supported version; what differs
+ * (where the current frame pointer lives, how a frame names its code object,
+ * which frame owners exist, how to find the GIL holder) comes from the layout
+ * part compiled for the interpreter at hand: cpython_layout.h describes the
+ * seam, cpython_layout_3NN.h implement it from the interpreter's headers.
  *
  * What is read, and how (sidecar, no GIL; every read is a safe read):
  *   1. one scatter read per walk: _PyRuntime._finalizing,
  *      _PyRuntime.interpreters.main, interp->finalizing, interp->threads.head;
- *   2. per thread, one read of the whole PyThreadState (ids, next, cframe,
- *      datastack_chunk/top/limit);
- *   3. per thread, one scatter read of the current _PyCFrame (unless it is
- *      the tstate's own root_cframe, already copied) and of the live part of
+ *   2. per thread, one read of the whole PyThreadState (ids, next, cframe or
+ *      current_frame, datastack_chunk/top/limit);
+ *   3. per thread, one scatter read of the current-frame pointer (unless it
+ *      is inside the tstate copy: 3.13+, or 3.11/3.12's root_cframe) and of the live part of
  *      the current data-stack chunk, [chunk, datastack_top + slack). Frames
  *      owned by the thread live there contiguously, so the frame chain is
  *      walked in the local copy. Older chunks are copied (one read each) only
@@ -16,8 +22,8 @@
  *   4. code objects: unknown ones are decoded once (header, qualname,
  *      filename, line table: a few reads) into a bounded cache keyed by
  *      address. Hits cost no read: entries of freed code objects are dropped
- *      through a log fed by a wrapper of PyCode_Type.tp_dealloc (see "free
- *      log" below). ssp_walker_set_validation(w, 1) adds a per-stack scatter
+ *      through a log fed by a wrapper of PyCode_Type.tp_dealloc (see the free
+ *      log in cpython_code_cache.c). ssp_walker_set_validation(w, 1) adds a per-stack scatter
  *      read re-validating every distinct cached code object.
  *
  * Torn samples: any failed read, a pointer that is NULL where it must not be,
@@ -32,19 +38,10 @@
  * frames cannot change under it, so it reads them directly, with its own code
  * cache (the sidecar's cache is only touched by the sidecar). */
 
-/* patchlevel.h alone gives PY_VERSION_HEX; it decides whether the internal
- * headers (which need Py_BUILD_CORE before Python.h) are used at all. */
-#include <patchlevel.h>
-
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-#define SSP_SUPPORTED 1
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE 1
-#endif
-#else
-#define SSP_SUPPORTED 0
-#endif
-
+/* cpython_layout.h decides from PY_VERSION_HEX whether a layout part exists
+ * for this interpreter (and then sets Py_BUILD_CORE before Python.h) and
+ * includes it. */
+#include "cpython_layout.h"
 #include "cpython_walker.h"
 
 #include <stdio.h>
@@ -55,12 +52,7 @@
 
 #include <pthread.h>
 #include <sys/uio.h>
-#include <internal/pycore_code.h>
-#include <internal/pycore_frame.h>
-#include <internal/pycore_interp.h>
-#include <internal/pycore_pystate.h>
-#include <internal/pycore_runtime.h>
-#include <opcode.h>
+#include "cpython_code_cache.h"
 
 #include "../src/common/interner.h"
 #include "../src/common/safe_read.h"
@@ -73,13 +65,6 @@
 #define SSP_MAX_COPY_BYTES    ((size_t)64 << 20) /* chunk bytes copied per stack */
 #define SSP_MIN_CHUNK         ((size_t)16 << 10) /* DATA_STACK_CHUNK_SIZE in pystate.c */
 #define SSP_COPY_SLACK        ((size_t)512)    /* copied past datastack_top: frames pushed meanwhile */
-#define SSP_MAX_CODE_UNITS    ((Py_ssize_t)1 << 26) /* sanity bound on co_code length */
-#define SSP_MAX_LINETABLE     ((Py_ssize_t)1 << 20) /* longer line tables: no line numbers */
-#define SSP_MAX_STR_BYTES     1024u            /* UTF-8 bytes kept of a name, "…" included */
-#define SSP_CACHE_WAYS        4u
-#define SSP_CACHE_SETS        4096u            /* 16384 entries per cache */
-#define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
-#define SSP_MARKER_SLOTS      64u
 #define SSP_IOV_BATCH         1024u            /* IOV_MAX */
 #define SSP_PREFETCH_THREADS  1022u            /* thread states read in one call per walk (+ 2 header spans = IOV_MAX) */
 /* Above any user-space address of x86-64 and arm64 with 48-bit virtual
@@ -90,71 +75,7 @@
 /* Byte sizes of the parts of interpreter objects this file copies. */
 #define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
 _Static_assert(SSP_FRAME_SPECIALS <= SSP_SNAPSHOT_FRAME_BYTES, "snapshot frame copies too small");
-#define SSP_CODE_HDR          (offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int))
-#define SSP_CODE_START        offsetof(PyCodeObject, co_code_adaptive)
 #define SSP_CHUNK_HDR         offsetof(_PyStackChunk, data)
-#define SSP_BYTES_HDR         offsetof(PyBytesObject, ob_sval)
-
-/* Copies len bytes; 0 on success. The sidecar uses ss_safe_read, the
- * GIL-holding capture path plain memcpy. */
-typedef int (*ssp_read_fn)(void *dst, const void *src, size_t len);
-
-static int ssp_direct_read(void *dst, const void *src, size_t len)
-{
-    if (src == NULL)
-        return -1;
-    memcpy(dst, src, len);
-    return 0;
-}
-
-/* ---- code object cache ------------------------------------------------- */
-
-/* One address range of a code object's instructions with a single line.
- * Ranges are sorted and contiguous from code unit 0. */
-typedef struct ssp_line_range {
-    uint32_t end;     /* first code unit after the range */
-    int32_t line;     /* line number, -1 for "no location" */
-} ssp_line_range;
-
-/* A decoded code object. Invariant: addr == 0 means the slot is empty and
- * owns no memory; otherwise `ranges` (may be NULL) belongs to the entry. */
-typedef struct ssp_code_entry {
-    uintptr_t addr;          /* address of the PyCodeObject; the key */
-    /* Fields compared on every use to detect that `addr` now holds another
-     * code object (the old one was freed and the memory reused). */
-    uintptr_t qualname;      /* co_qualname pointer */
-    uintptr_t filename;      /* co_filename pointer */
-    uintptr_t linetable;     /* co_linetable pointer */
-    Py_ssize_t ncodeunits;   /* ob_size: number of _Py_CODEUNITs */
-    int32_t firstlineno;     /* co_firstlineno */
-    int32_t firsttraceable;  /* _co_firsttraceable (incomplete-frame test) */
-    uint32_t function;       /* interner function id */
-    uint32_t nranges;        /* entries in ranges */
-    ssp_line_range *ranges;  /* decoded co_linetable, NULL if unavailable */
-    uint32_t memo_unit;      /* last looked-up code unit ... */
-    int32_t memo_line;       /* ... and its line; memo_unit == UINT32_MAX: none */
-    uint64_t last_used;      /* cache clock at last use, for LRU eviction */
-    uint64_t epoch;          /* stack (sidecar) or frame (capture) that last
-                              * validated it; entries of the current epoch are
-                              * pinned: never evicted while in use */
-} ssp_code_entry;
-
-/* A bounded set-associative cache of code objects plus the interned
- * "<N frames omitted>" functions. One per reader thread: not locked. */
-typedef struct ssp_code_cache {
-    ssp_code_entry *entries;          /* SSP_CACHE_SETS * SSP_CACHE_WAYS slots */
-    uint64_t clock;                   /* bumped on every use */
-    uint64_t epoch;                   /* see ssp_code_entry.epoch; starts at 1 */
-    size_t range_bytes;               /* bytes held by all entries' ranges */
-    uint32_t evict_cursor;            /* next set examined by the budget sweep */
-    ssp_read_fn read;                 /* how this cache's owner copies memory */
-    struct {
-        uint64_t n;                   /* omitted count, 0 = empty */
-        uint32_t function;            /* its interned marker function */
-    } markers[SSP_MARKER_SLOTS];      /* direct-mapped by n */
-    uint64_t hits, misses;            /* not yet published to the walker stats */
-    uint64_t free_seen;               /* free-log sequence processed so far */
-} ssp_code_cache;
 
 /* A part of the target's data stack copied into ssp_walker.copy. */
 typedef struct ssp_copy_range {
@@ -172,9 +93,9 @@ enum {
 
 /* A frame found on the chain, before code objects are resolved. */
 typedef struct ssp_raw_frame {
-    uintptr_t code;                   /* f_code */
-    uintptr_t prev_instr;             /* prev_instr */
-    int owner;                        /* FRAME_OWNED_BY_* */
+    uintptr_t code;                   /* sspl_frame_code: the code object */
+    uintptr_t prev_instr;             /* sspl_frame_instr: the instruction pointer */
+    int owner;                        /* sspl_frame_owner: FRAME_OWNED_BY_* */
     int state;                        /* SSP_RAW_* */
     ssp_code_entry *entry;            /* SSP_RAW_ENTRY: the entry */
     ss_frame done;                    /* SSP_RAW_DONE: the resolved frame */
@@ -220,445 +141,10 @@ struct ssp_walker {
 
 static _Thread_local int ssp_in_capture;   /* re-entrancy guard of ssp_capture_current */
 
-/* ---- code-object free log ----------------------------------------------
- *
- * A cached code entry goes stale only when its code object is freed and the
- * address reused. Re-reading every cached code object on every sample would
- * cost one iovec each (measured ~0.4 us per iovec of process_vm_readv, i.e.
- * ~25 us for a 64-frame stack), so instead PyCode_Type.tp_dealloc is wrapped
- * (once per process, with the GIL, never removed) to append the address of
- * every code object about to be freed to a ring. The sidecar drains the ring
- * after copying a stack and before resolving it, dropping the entries of
- * freed code objects; if it fell more than a ring behind, it drops the whole
- * cache. A frame holds a strong reference to its code object, so a code
- * object referenced by a frame that was live when the stack was copied was
- * either not freed, or its free is in the ring by the time we drain.
- * Writers hold the GIL (one at a time); the reader is lock-free. */
-#define SSP_FREE_RING 4096u
-static uintptr_t ssp_free_ring[SSP_FREE_RING];   /* addresses, slot = seq % size */
-static uint64_t ssp_free_seq;                    /* frees logged so far */
-static destructor ssp_code_dealloc_orig;         /* the wrapped tp_dealloc */
-
-static void ssp_code_dealloc_hook(PyObject *op)
-{
-    uint64_t s = __atomic_load_n(&ssp_free_seq, __ATOMIC_RELAXED);
-    __atomic_store_n(&ssp_free_ring[s % SSP_FREE_RING], (uintptr_t)op, __ATOMIC_RELAXED);
-    __atomic_store_n(&ssp_free_seq, s + 1, __ATOMIC_RELEASE);
-    ssp_code_dealloc_orig(op);
-}
-
-/* With the GIL. Idempotent. */
-static void ssp_install_free_log(void)
-{
-    if (PyCode_Type.tp_dealloc == ssp_code_dealloc_hook)
-        return;
-    ssp_code_dealloc_orig = PyCode_Type.tp_dealloc;
-    PyCode_Type.tp_dealloc = ssp_code_dealloc_hook;
-}
-
-static int cache_init(ssp_code_cache *c, ssp_read_fn read)
-{
-    memset(c, 0, sizeof *c);
-    c->entries = calloc((size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS, sizeof(ssp_code_entry));
-    c->epoch = 1;
-    c->read = read;
-    return c->entries ? 0 : -1;
-}
-
-static void entry_clear(ssp_code_cache *c, ssp_code_entry *e)
-{
-    if (e->ranges) {
-        c->range_bytes -= (size_t)e->nranges * sizeof(ssp_line_range);
-        free(e->ranges);
-    }
-    memset(e, 0, sizeof *e);
-}
-
-static void cache_destroy(ssp_code_cache *c)
-{
-    if (!c->entries)
-        return;
-    for (size_t i = 0; i < (size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS; i++)
-        entry_clear(c, &c->entries[i]);
-    free(c->entries);
-    c->entries = NULL;
-}
-
-static void cache_flush(ssp_code_cache *c)
-{
-    for (size_t i = 0; i < (size_t)SSP_CACHE_SETS * SSP_CACHE_WAYS; i++)
-        if (c->entries[i].addr)
-            entry_clear(c, &c->entries[i]);
-}
-
-static ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr);
-
-/* Drop the entries of code objects freed since the last drain. Must run when
- * no entry is pinned by a stack being resolved. */
-static void cache_drain_free_log(ssp_code_cache *c)
-{
-    uint64_t end = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
-    if (end == c->free_seen)
-        return;
-    if (end - c->free_seen <= SSP_FREE_RING) {
-        for (uint64_t s = c->free_seen; s < end; s++) {
-            uintptr_t a = __atomic_load_n(&ssp_free_ring[s % SSP_FREE_RING], __ATOMIC_RELAXED);
-            ssp_code_entry *e = cache_find(c, a);
-            if (e)
-                entry_clear(c, e);
-        }
-        /* slots read above may have been overwritten meanwhile */
-        uint64_t now = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
-        if (now - c->free_seen <= SSP_FREE_RING) {
-            c->free_seen = end;
-            return;
-        }
-        end = now;
-    }
-    cache_flush(c);                      /* fell behind: forget everything */
-    c->free_seen = end;
-}
-
-static inline ssp_code_entry *cache_set(ssp_code_cache *c, uintptr_t addr)
-{
-    uint64_t h = ((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull;
-    return &c->entries[(size_t)(h >> 52) % SSP_CACHE_SETS * SSP_CACHE_WAYS];
-}
-
-static ssp_code_entry *cache_find(ssp_code_cache *c, uintptr_t addr)
-{
-    ssp_code_entry *set = cache_set(c, addr);
-    for (unsigned i = 0; i < SSP_CACHE_WAYS; i++)
-        if (set[i].addr == addr)
-            return &set[i];
-    return NULL;
-}
-
-/* Free unpinned entries until `need` more range bytes fit the budget.
- * Bounded by one sweep over all sets. */
-static void cache_make_room(ssp_code_cache *c, size_t need)
-{
-    for (uint32_t n = 0; n < SSP_CACHE_SETS && c->range_bytes + need > SSP_RANGE_BUDGET; n++) {
-        ssp_code_entry *set = &c->entries[(size_t)c->evict_cursor * SSP_CACHE_WAYS];
-        c->evict_cursor = (c->evict_cursor + 1) % SSP_CACHE_SETS;
-        for (unsigned i = 0; i < SSP_CACHE_WAYS; i++)
-            if (set[i].addr && set[i].epoch != c->epoch)
-                entry_clear(c, &set[i]);
-    }
-}
-
-/* Move a freshly decoded entry into the cache. Never evicts an entry pinned
- * by the current epoch. Returns the cache slot, or NULL when none could be
- * freed (the caller then uses `tmp` once and clears it). */
-static ssp_code_entry *cache_insert(ssp_code_cache *c, ssp_code_entry *tmp)
-{
-    size_t need = (size_t)tmp->nranges * sizeof(ssp_line_range);
-    if (c->range_bytes + need > SSP_RANGE_BUDGET)
-        cache_make_room(c, need);
-    if (c->range_bytes + need > SSP_RANGE_BUDGET)
-        return NULL;
-    ssp_code_entry *set = cache_set(c, tmp->addr), *victim = NULL;
-    for (unsigned i = 0; i < SSP_CACHE_WAYS; i++) {
-        ssp_code_entry *e = &set[i];
-        if (e->addr == tmp->addr) { victim = e; break; }
-        if (e->addr == 0) { if (!victim || victim->addr) victim = e; continue; }
-        if (e->epoch == c->epoch)
-            continue;
-        if (!victim || (victim->addr && e->last_used < victim->last_used))
-            victim = e;
-    }
-    if (!victim)
-        return NULL;
-    entry_clear(c, victim);
-    *victim = *tmp;
-    c->range_bytes += need;
-    memset(tmp, 0, sizeof *tmp);
-    return victim;
-}
-
-/* ---- decoding ---------------------------------------------------------- */
-
-/* Append the UTF-8 form of code point `cp` to buf; returns bytes written. */
-static size_t utf8_put(char *buf, uint32_t cp)
-{
-    if (cp >= 0xD800 && cp <= 0xDFFF)
-        cp = 0xFFFD;                       /* lone surrogate: not valid UTF-8 */
-    if (cp < 0x80) { buf[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        buf[0] = (char)(0xC0 | (cp >> 6));
-        buf[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        buf[0] = (char)(0xE0 | (cp >> 12));
-        buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    if (cp > 0x10FFFF)
-        return utf8_put(buf, 0xFFFD);
-    buf[0] = (char)(0xF0 | (cp >> 18));
-    buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    buf[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Read the str object at `addr` and intern its UTF-8 form, truncated to
- * SSP_MAX_STR_BYTES with "…". Handles compact ASCII, compact UCS1/2/4 and
- * ready legacy strings. Returns 0 and the id in *id, -1 if unreadable. */
-static int read_string_as(ssp_code_cache *c, uintptr_t addr, uint32_t *id,
-                          uint32_t (*intern)(const char *, size_t))
-{
-    PyCompactUnicodeObject hdr;
-    if (addr == 0 || (addr & 7) || c->read(&hdr, (const void *)addr, sizeof(PyASCIIObject)))
-        return -1;
-    const PyASCIIObject *a = &hdr._base;
-    if (a->ob_base.ob_type != &PyUnicode_Type || !a->state.ready || a->length < 0)
-        return -1;
-    unsigned kind = a->state.kind;
-    if (kind != 1 && kind != 2 && kind != 4)
-        return -1;
-    uintptr_t data;
-    if (a->state.ascii && a->state.compact) {
-        data = addr + sizeof(PyASCIIObject);
-    } else if (a->state.compact) {
-        data = addr + sizeof(PyCompactUnicodeObject);
-    } else {
-        void *any;   /* legacy string: PyUnicodeObject.data.any */
-        if (c->read(&any, (const char *)addr + offsetof(PyUnicodeObject, data), sizeof any) ||
-            any == NULL)
-            return -1;
-        data = (uintptr_t)any;
-    }
-    /* At most SSP_MAX_STR_BYTES code points can contribute to the output. */
-    size_t n = (size_t)a->length < SSP_MAX_STR_BYTES ? (size_t)a->length : SSP_MAX_STR_BYTES;
-    int truncated = (size_t)a->length > n;
-    unsigned char raw[SSP_MAX_STR_BYTES * 4];
-    if (n && c->read(raw, (const void *)data, n * kind))
-        return -1;
-    char out[SSP_MAX_STR_BYTES * 4 + 4];
-    size_t len = 0, keep = 0;   /* keep: last code point boundary within budget */
-    for (size_t i = 0; i < n; i++) {
-        uint32_t cp;
-        if (kind == 1) cp = raw[i];
-        else if (kind == 2) { uint16_t v; memcpy(&v, raw + 2 * i, 2); cp = v; }
-        else { uint32_t v; memcpy(&v, raw + 4 * i, 4); cp = v; }
-        len += utf8_put(out + len, cp);
-        if (len <= SSP_MAX_STR_BYTES - 3)
-            keep = len;
-    }
-    if (truncated || len > SSP_MAX_STR_BYTES) {
-        memcpy(out + keep, "\xE2\x80\xA6", 3);   /* U+2026 HORIZONTAL ELLIPSIS */
-        len = keep + 3;
-    }
-    *id = intern(out, len);
-    return 0;
-}
-
-static int read_string(ssp_code_cache *c, uintptr_t addr, uint32_t *id)
-{
-    return read_string_as(c, addr, id, ss_intern_string);
-}
-
-/* Unsigned varint of the location table: 6-bit groups, bit 6 = more. */
-static int lt_varint(const uint8_t *p, size_t n, size_t *i, uint32_t *val)
-{
-    uint32_t v = 0;
-    unsigned shift = 0;
-    for (;;) {
-        if (*i >= n || shift > 30)
-            return -1;
-        uint8_t b = p[(*i)++];
-        v |= (uint32_t)(b & 63) << shift;
-        shift += 6;
-        if (!(b & 64))
-            break;
-    }
-    *val = v;
-    return 0;
-}
-
-static int lt_svarint(const uint8_t *p, size_t n, size_t *i, int32_t *val)
-{
-    uint32_t u;
-    if (lt_varint(p, n, i, &u))
-        return -1;
-    *val = (u & 1) ? -(int32_t)(u >> 1) : (int32_t)(u >> 1);
-    return 0;
-}
-
-/* Decode a 3.11 co_linetable (Objects/locations.md) into line ranges.
- * Each entry starts with a byte 1cccclll: l+1 code units, code c:
- *   15 no location; 14 long form (svarint line delta, then end line and
- *   columns); 13 no columns (svarint line delta); 10-12 one line with delta
- *   c-10 (two column bytes); 0-9 short form, same line (one column byte).
- * Only the line is kept. Consecutive ranges with equal lines are merged.
- * Returns NULL with *nr = 0 for an empty or malformed table. */
-static ssp_line_range *decode_linetable(const uint8_t *p, size_t n, int32_t firstlineno,
-                                        uint32_t *nr)
-{
-    *nr = 0;
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        count += (p[i] & 0x80) != 0;
-    if (count == 0 || !(p[0] & 0x80))
-        return NULL;
-    ssp_line_range *r = malloc(count * sizeof *r);
-    if (!r)
-        return NULL;
-    uint32_t k = 0, unit = 0;
-    int64_t line = firstlineno;
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = p[i++];
-        if (!(b & 0x80))
-            goto bad;
-        unsigned code = (b >> 3) & 15;
-        uint32_t len = (uint32_t)(b & 7) + 1;
-        int32_t delta = 0;
-        int no_line = 0;
-        if (code == 15) {
-            no_line = 1;
-        } else if (code == 14 || code == 13) {
-            if (lt_svarint(p, n, &i, &delta))
-                goto bad;
-        } else if (code >= 10) {
-            delta = (int32_t)code - 10;
-        }
-        line += delta;
-        if (line < INT32_MIN || line > INT32_MAX)
-            goto bad;
-        int32_t l = no_line ? -1 : (int32_t)line;
-        /* skip the rest of the entry (varints, column bytes) */
-        while (i < n && !(p[i] & 0x80))
-            i++;
-        if (unit > UINT32_MAX - len)
-            goto bad;
-        unit += len;
-        if (k && r[k - 1].line == l)
-            r[k - 1].end = unit;
-        else
-            r[k++] = (ssp_line_range){unit, l};
-    }
-    *nr = k;
-    return r;
-bad:
-    free(r);
-    return NULL;
-}
-
-/* Line of code unit `unit` (PyCode_Addr2Line(code, unit * 2)); negative unit
- * (frame not started) maps to co_firstlineno, unknown to 0. */
-static int32_t entry_line(ssp_code_entry *e, int64_t unit)
-{
-    if (unit < 0)
-        return e->firstlineno;
-    if (unit >= UINT32_MAX || !e->ranges)
-        return 0;
-    uint32_t u = (uint32_t)unit;
-    if (u == e->memo_unit)
-        return e->memo_line;
-    uint32_t lo = 0, hi = e->nranges;     /* first range with end > u */
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (e->ranges[mid].end > u) hi = mid; else lo = mid + 1;
-    }
-    int32_t line = lo < e->nranges ? e->ranges[lo].line : -1;
-    if (line < 0)
-        line = 0;
-    e->memo_unit = u;
-    e->memo_line = line;
-    return line;
-}
-
-/* 1 if the copied header `co` plausibly is a live code object. */
-static int code_hdr_sane(const PyCodeObject *co)
-{
-    uintptr_t q = (uintptr_t)co->co_qualname, f = (uintptr_t)co->co_filename,
-              t = (uintptr_t)co->co_linetable;
-    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
-           co->ob_base.ob_size > 0 && co->ob_base.ob_size <= SSP_MAX_CODE_UNITS &&
-           co->_co_firsttraceable >= 0 && co->_co_firsttraceable <= co->ob_base.ob_size &&
-           q && !(q & 7) && f && !(f & 7) && t && !(t & 7);
-}
-
-/* 1 if the copied header `co` is the code object `e` was decoded from. */
-static inline int code_hdr_matches(const ssp_code_entry *e, const PyCodeObject *co)
-{
-    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
-           co->ob_base.ob_size == e->ncodeunits &&
-           (uintptr_t)co->co_qualname == e->qualname &&
-           (uintptr_t)co->co_filename == e->filename &&
-           (uintptr_t)co->co_linetable == e->linetable &&
-           co->co_firstlineno == e->firstlineno &&
-           co->_co_firsttraceable == e->firsttraceable;
-}
-
-/* Decode the code object at `addr` into `e` (not in the cache yet). `hdr`
- * is an already copied header or NULL. Returns 0, or -1 if unreadable. */
-static int code_build(ssp_code_cache *c, uintptr_t addr, const PyCodeObject *hdr,
-                      ssp_code_entry *e)
-{
-    PyCodeObject co;
-    memset(e, 0, sizeof *e);
-    if (!hdr) {
-        if (c->read(&co, (const void *)addr, SSP_CODE_HDR))
-            return -1;
-        hdr = &co;
-    }
-    if (!code_hdr_sane(hdr))
-        return -1;
-    uint32_t name, file;
-    if (read_string(c, (uintptr_t)hdr->co_qualname, &name) ||
-        read_string(c, (uintptr_t)hdr->co_filename, &file))
-        return -1;
-    PyBytesObject bh;
-    if (c->read(&bh, hdr->co_linetable, SSP_BYTES_HDR) ||
-        bh.ob_base.ob_base.ob_type != &PyBytes_Type || bh.ob_base.ob_size < 0)
-        return -1;
-    if (bh.ob_base.ob_size > 0 && bh.ob_base.ob_size <= SSP_MAX_LINETABLE) {
-        size_t n = (size_t)bh.ob_base.ob_size;
-        uint8_t *tab = malloc(n);
-        if (tab) {
-            if (c->read(tab, (const char *)hdr->co_linetable + SSP_BYTES_HDR, n) == 0)
-                e->ranges = decode_linetable(tab, n, hdr->co_firstlineno, &e->nranges);
-            free(tab);
-        }
-    }
-    e->addr = addr;
-    e->qualname = (uintptr_t)hdr->co_qualname;
-    e->filename = (uintptr_t)hdr->co_filename;
-    e->linetable = (uintptr_t)hdr->co_linetable;
-    e->ncodeunits = hdr->ob_base.ob_size;
-    e->firstlineno = hdr->co_firstlineno;
-    e->firsttraceable = hdr->_co_firsttraceable;
-    e->function = ss_intern_function(name, file, hdr->co_firstlineno);
-    e->memo_unit = UINT32_MAX;
-    e->epoch = c->epoch;
-    c->misses++;
-    return 0;
-}
-
-/* The function "<N frames omitted>" (file "", line 0). */
-static uint32_t marker_function(ssp_code_cache *c, uint64_t n)
-{
-    unsigned slot = (unsigned)(n % SSP_MARKER_SLOTS);
-    if (c->markers[slot].n == n && n)
-        return c->markers[slot].function;
-    char buf[64];
-    int len = snprintf(buf, sizeof buf, "<%llu frames omitted>", (unsigned long long)n);
-    uint32_t f = ss_intern_function(ss_intern_string(buf, (size_t)len),
-                                    ss_intern_string("", 0), 0);
-    c->markers[slot].n = n;
-    c->markers[slot].function = f;
-    return f;
-}
-
 /* Incomplete frame (_PyFrame_IsIncomplete) given its code entry. */
 static inline int frame_incomplete(const ssp_raw_frame *r, const ssp_code_entry *e)
 {
-    return r->owner != FRAME_OWNED_BY_GENERATOR &&
+    return r->owner != SSPL_OWNED_BY_GENERATOR &&
            r->prev_instr < r->code + SSP_CODE_START + (uintptr_t)e->firsttraceable * 2;
 }
 
@@ -666,7 +152,7 @@ static inline int frame_incomplete(const ssp_raw_frame *r, const ssp_code_entry 
  * count frames past the stored ones, which are only counted. */
 static inline int frame_maybe_complete(const ssp_raw_frame *r)
 {
-    return r->owner == FRAME_OWNED_BY_GENERATOR || r->prev_instr >= r->code + SSP_CODE_START;
+    return r->owner == SSPL_OWNED_BY_GENERATOR || r->prev_instr >= r->code + SSP_CODE_START;
 }
 
 /* Resolve one complete frame to (function, line); -1 if its instruction
@@ -679,7 +165,7 @@ static int frame_resolve(const ssp_raw_frame *r, ssp_code_entry *e, ss_frame *ou
         return -1;
     int64_t unit = ((int64_t)r->prev_instr - (int64_t)start) / 2;
     out->function = e->function;
-    out->line = entry_line(e, unit);
+    out->line = sspc_entry_line(e, unit);
     return 0;
 }
 
@@ -715,9 +201,9 @@ static const char *xlate(ssp_walker *w, uintptr_t f)
 {
     for (uint32_t i = w->nranges; i-- > 0;) {
         const ssp_copy_range *r = &w->ranges[i];
-        /* Written so that no sum can wrap: a torn `previous` may be any
-         * value, 0xffff...ffb8 included. */
-        if (f >= r->start && f <= r->end && r->end - f >= SSP_FRAME_SPECIALS)
+        /* written so that a torn `f` near the top of the address space
+         * cannot wrap around the end test */
+        if (f >= r->start && f < r->end && r->end - f >= SSP_FRAME_SPECIALS)
             return w->copy + r->off + (f - r->start);
     }
     return NULL;
@@ -775,22 +261,27 @@ static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *
                 return -1;
             /* A thread-owned frame outside the copies: the chain has reached
              * the older chunks; copy the next one for the frames to come. */
-            if (fr.owner == FRAME_OWNED_BY_THREAD && w->next_chunk && copy_older_chunk(w))
+            if (sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD && w->next_chunk &&
+                copy_older_chunk(w))
                 return -1;
         }
-        uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
-        if (fr.owner < FRAME_OWNED_BY_THREAD || fr.owner > FRAME_OWNED_BY_FRAME_OBJECT ||
-            !code || (code & 7) || (prev & 1) || ((uintptr_t)fr.previous & 7))
+        int owner = sspl_frame_owner(&fr);
+        uintptr_t code = sspl_frame_code(&fr), prev = sspl_frame_instr(&fr);
+        frame = sspl_frame_previous(&fr);
+        if (owner < SSPL_OWNED_BY_THREAD || owner > SSPL_OWNER_MAX || (frame & 7))
             return -1;
-        ssp_raw_frame r = {code, prev, fr.owner, SSP_RAW_PENDING, NULL, {0, 0}};
+        if (sspl_owner_is_shim(owner))
+            continue;                    /* the interpreter's own entry frame: not shown */
+        if (!code || (code & 7) || (prev & 1))
+            return -1;
+        ssp_raw_frame r = {code, prev, owner, SSP_RAW_PENDING, NULL, {0, 0}};
         if (n < w->raw_cap)
             w->raw[n++] = r;
         else
             extra += frame_maybe_complete(&r);
-        frame = (uintptr_t)fr.previous;
         /* A running generator's frame always links to the frame that resumed
          * it; one that links nowhere was suspended while we read it. */
-        if (!frame && fr.owner == FRAME_OWNED_BY_GENERATOR)
+        if (!frame && owner == SSPL_OWNED_BY_GENERATOR)
             return -1;
     }
     *nraw = n;
@@ -806,7 +297,7 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
     uint32_t nv = 0;
     for (uint32_t i = a; i < b; i++) {
         ssp_raw_frame *r = &w->raw[i];
-        ssp_code_entry *e = cache_find(c, r->code);
+        ssp_code_entry *e = sspc_cache_find(c, r->code);
         r->entry = e;
         if (e && e->epoch != c->epoch) {
             e->epoch = c->epoch;      /* pinned, and validated once per stack */
@@ -829,8 +320,8 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
         }
         for (uint32_t k = done; k < done + ok; k++) {
             ssp_code_entry *e = w->ventry[k];
-            if (!code_hdr_matches(e, &w->vbuf[k]))
-                entry_clear(c, e);     /* address reused: decode again below */
+            if (!sspc_code_hdr_matches(e, &w->vbuf[k]))
+                sspc_entry_clear(c, e);     /* address reused: decode again below */
         }
         done += (uint32_t)ok;
     }
@@ -842,19 +333,19 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
             c->hits++;
             continue;
         }
-        e = cache_find(c, r->code);      /* decoded for an earlier frame? */
+        e = sspc_cache_find(c, r->code);      /* decoded for an earlier frame? */
         if (e && e->epoch == c->epoch) {
             r->entry = e;
             c->hits++;
             continue;
         }
         if (e)
-            entry_clear(c, e);           /* unvalidated: cannot happen, be safe */
+            sspc_entry_clear(c, e);           /* unvalidated: cannot happen, be safe */
         ssp_code_entry tmp;
-        if (code_build(c, r->code, NULL, &tmp))
+        if (sspc_code_build(c, r->code, NULL, &tmp))
             return -1;
         tmp.last_used = ++c->clock;
-        e = cache_insert(c, &tmp);
+        e = sspc_cache_insert(c, &tmp);
         if (!e) {
             /* every way of the set is pinned by this stack: resolve now */
             if (frame_incomplete(r, &tmp)) {
@@ -862,10 +353,10 @@ static int prepare_entries(ssp_walker *w, uint32_t a, uint32_t b)
             } else if (frame_resolve(r, &tmp, &r->done) == 0) {
                 r->state = SSP_RAW_DONE;
             } else {
-                entry_clear(c, &tmp);
+                sspc_entry_clear(c, &tmp);
                 return -1;
             }
-            entry_clear(c, &tmp);
+            sspc_entry_clear(c, &tmp);
             r->entry = NULL;
             continue;
         }
@@ -904,7 +395,7 @@ static void resolve_raw(ssp_walker *w, uint32_t nraw, uint64_t beyond, ssp_threa
         if (end > nraw)
             end = nraw;
         if (idx == 0)
-            cache_drain_free_log(c);     /* after the copy, before resolving */
+            sspc_drain_free_log(c);     /* after the copy, before resolving */
         if (prepare_entries(w, idx, end))
             goto torn;
         for (; idx < end; idx++) {
@@ -925,7 +416,7 @@ static void resolve_raw(ssp_walker *w, uint32_t nraw, uint64_t beyond, ssp_threa
         rest += frame_maybe_complete(&w->raw[idx]);
     if (emitted + rest > max) {
         uint64_t omitted = emitted + rest - (max - 1);
-        w->out[max - 1].function = marker_function(c, omitted);
+        w->out[max - 1].function = sspc_marker_function(c, omitted);
         w->out[max - 1].line = 0;
         emitted = max;
     }
@@ -956,19 +447,20 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
     w->nchunks = 0;
     c->epoch++;
 
-    uintptr_t cf = (uintptr_t)ts->cframe;
-    if (!cf)
+    /* The pointer to the current frame: in the thread state (copied
+     * already) or in a _PyCFrame elsewhere (read along with the chunk). */
+    uintptr_t slot = sspl_frame_slot(ts, tsaddr), current = 0;
+    if (!slot)
         return;                          /* thread not running Python code */
-    if (cf & 7)
+    if (slot & 7)
         goto torn;
-    _PyCFrame cframe;
     struct iovec loc[3], rem[3];
     size_t niov = 0, want_cf = 0;
-    if (cf >= tsaddr && cf + sizeof cframe <= tsaddr + sizeof *ts) {
-        memcpy(&cframe, (const char *)ts + (cf - tsaddr), sizeof cframe);
+    if (slot >= tsaddr && slot + sizeof current <= tsaddr + sizeof *ts) {
+        memcpy(&current, (const char *)ts + (slot - tsaddr), sizeof current);
     } else {
-        loc[niov] = (struct iovec){&cframe, sizeof cframe};
-        rem[niov++] = (struct iovec){(void *)cf, sizeof cframe};
+        loc[niov] = (struct iovec){&current, sizeof current};
+        rem[niov++] = (struct iovec){(void *)slot, sizeof current};
         want_cf = 1;
     }
     uintptr_t chunk = (uintptr_t)ts->datastack_chunk, top = (uintptr_t)ts->datastack_top,
@@ -1009,7 +501,7 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         add_range(w, chunk + SSP_CHUNK_HDR, copy_end, SSP_CHUNK_HDR);
     }
 
-    resolve_chain(w, (uintptr_t)cframe.current_frame, st);
+    resolve_chain(w, current, st);
     return;
 torn:
     st->torn = 1;
@@ -1030,6 +522,8 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
                  (rt >> 24) & 0xFF, (rt >> 16) & 0xFF);
         return NULL;
     }
+    if (sspl_check(err, errlen))
+        return NULL;
     if (max_frames < 2 || max_frames > 65536) {
         snprintf(err, errlen, "max_frames must be between 2 and 65536 (got %d)", max_frames);
         return NULL;
@@ -1044,7 +538,8 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
         snprintf(err, errlen, "no main interpreter");
         return NULL;
     }
-    ssp_install_free_log();
+    sspc_install_free_log();
+    sspl_init();
     ssp_walker *w = calloc(1, sizeof *w);
     if (!w)
         goto oom;
@@ -1061,12 +556,12 @@ ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
     w->ranges = calloc(SSP_MAX_CHUNKS, sizeof *w->ranges);
     w->prefetch_buf = calloc(SSP_PREFETCH_THREADS, sizeof *w->prefetch_buf);
     if (!w->raw || !w->out || !w->vbuf || !w->vlocal || !w->vremote || !w->ventry ||
-        !w->ranges || cache_init(&w->walk_cache, ss_safe_read) ||
-        cache_init(&w->capture_cache, ssp_direct_read)) {
+        !w->ranges || sspc_cache_init(&w->walk_cache, ss_safe_read) ||
+        sspc_cache_init(&w->capture_cache, ssp_direct_read)) {
         ssp_walker_free(w);
         goto oom;
     }
-    w->walk_cache.free_seen = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
+    w->walk_cache.free_seen = sspc_free_log_seq();
     return w;
 oom:
     snprintf(err, errlen, "out of memory creating the stack walker");
@@ -1077,8 +572,8 @@ void ssp_walker_free(ssp_walker *w)
 {
     if (!w)
         return;
-    cache_destroy(&w->walk_cache);
-    cache_destroy(&w->capture_cache);
+    sspc_cache_destroy(&w->walk_cache);
+    sspc_cache_destroy(&w->capture_cache);
     free(w->copy);
     free(w->ranges);
     free(w->raw);
@@ -1132,13 +627,16 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
      * interpreter, mapped for the life of the process, so it is copied
      * directly (validated like any copy); the rest in one system call. An
      * idle process whose only thread is the main one costs no system call. */
+#define SSP_SPAN_LO(a, b) ((a) < (b) ? (a) : (b))
+#define SSP_SPAN_HI(a, sa, b, sb) ((a) + (sa) > (b) + (sb) ? (a) + (sa) : (b) + (sb))
     enum {
-        RT_LO = offsetof(_PyRuntimeState, _finalizing),
-        RT_HI = offsetof(_PyRuntimeState, interpreters.main) + sizeof(void *),
-        IS_LO = offsetof(PyInterpreterState, threads.head),
-        IS_HI = offsetof(PyInterpreterState, finalizing) + sizeof(int),
+        RT_LO = SSP_SPAN_LO(SSPL_RT_FINALIZING, SSPL_RT_MAIN),
+        RT_HI = SSP_SPAN_HI(SSPL_RT_FINALIZING, sizeof(void *), SSPL_RT_MAIN, sizeof(void *)),
+        IS_LO = SSP_SPAN_LO(SSPL_IS_THREADS_HEAD, SSPL_IS_FINALIZING),
+        IS_HI = SSP_SPAN_HI(SSPL_IS_THREADS_HEAD, sizeof(void *), SSPL_IS_FINALIZING, sizeof(int)),
     };
-    _Static_assert(RT_HI > RT_LO && IS_HI > IS_LO, "unexpected 3.11 layout");
+    _Static_assert(RT_HI - RT_LO <= 4096 && IS_HI - IS_LO <= 4096,
+                   "runtime fields too far apart for one read each");
     char rt[RT_HI - RT_LO], is[IS_HI - IS_LO];
     PyThreadState bufs[2];               /* current and next thread state copies */
     struct iovec loc[2 + SSP_PREFETCH_THREADS], rem[2 + SSP_PREFETCH_THREADS];
@@ -1165,12 +663,10 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
     size_t n = ncall ? ss_safe_readv(loc, rem, ncall) : 0;
     uintptr_t finalizing, main_interp, head;
     int interp_finalizing;
-    memcpy(&finalizing, rt + offsetof(_PyRuntimeState, _finalizing) - RT_LO, sizeof finalizing);
-    memcpy(&main_interp, rt + offsetof(_PyRuntimeState, interpreters.main) - RT_LO,
-           sizeof main_interp);
-    memcpy(&head, is + offsetof(PyInterpreterState, threads.head) - IS_LO, sizeof head);
-    memcpy(&interp_finalizing, is + offsetof(PyInterpreterState, finalizing) - IS_LO,
-           sizeof interp_finalizing);
+    memcpy(&finalizing, rt + SSPL_RT_FINALIZING - RT_LO, sizeof finalizing);
+    memcpy(&main_interp, rt + SSPL_RT_MAIN - RT_LO, sizeof main_interp);
+    memcpy(&head, is + SSPL_IS_THREADS_HEAD - IS_LO, sizeof head);
+    memcpy(&interp_finalizing, is + SSPL_IS_FINALIZING - IS_LO, sizeof interp_finalizing);
     if (n < header_calls || finalizing || interp_finalizing || main_interp != (uintptr_t)w->interp) {
         pthread_mutex_unlock(&w->walk_lock);
         return -1;
@@ -1237,17 +733,17 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
 
 int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
 {
-    /* Only the thread holding the GIL can be changing its Python stack. Our
-     * own thread state comes from the GIL-state key (pthread_getspecific is a
-     * plain load on glibc); the holder from the runtime. */
-    PyThreadState *mine = (PyThreadState *)PyThread_tss_get(&_PyRuntime.gilstate.autoTSSkey);
-    PyThreadState *holder = (PyThreadState *)_Py_atomic_load_relaxed(&_PyRuntime.gilstate.tstate_current);
-    if (mine == NULL || mine != holder)
+    /* Only the thread holding the GIL can be changing its Python stack.
+     * `mine` is a copy of our own thread state: it cannot be freed under us,
+     * and the frame slot it points to is ours too (our C stack or the
+     * tstate). */
+    PyThreadState mine_copy;
+    const PyThreadState *mine = &mine_copy;
+    uintptr_t mine_addr = sspl_gil_holder_self(tid, &mine_copy);
+    if (!mine_addr)
         return -1;
-    /* Our own thread state, read by the thread that owns it: it cannot be
-     * freed under us. The cframe is ours too (our C stack or the tstate). */
-    _PyCFrame *cframe = mine->cframe;
-    if (cframe == NULL)
+    uintptr_t slot = sspl_frame_slot(mine, mine_addr), current;
+    if (!slot || (slot & 7) || ss_safe_read(&current, (const void *)slot, sizeof current))
         return -1;
     uintptr_t chunk = (uintptr_t)mine->datastack_chunk, top = (uintptr_t)mine->datastack_top,
               limit = (uintptr_t)mine->datastack_limit;
@@ -1260,7 +756,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
         return -1;
     if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
         return -1;
-    snap->current_frame = (uintptr_t)cframe->current_frame;
+    snap->current_frame = current;
     /* Follow the chain now through the copy, copying the frames that are
      * not in it; a thread-owned one is in an older chunk, which stays put
      * while this thread runs above it: the sidecar reads that part. */
@@ -1268,7 +764,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     uintptr_t f = snap->current_frame;
     for (uint32_t steps = 0; f && !(f & 7) && steps < SSP_MAX_WALK_FRAMES; steps++) {
         const unsigned char *at;
-        if (f >= chunk + SSP_CHUNK_HDR && f <= end && end - f >= SSP_FRAME_SPECIALS) {
+        if (f >= chunk + SSP_CHUNK_HDR && f < end && end - f >= SSP_FRAME_SPECIALS) {
             at = snap->bytes + (f - chunk);
         } else {
             uint32_t k = snap->noffstack;
@@ -1280,9 +776,9 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
         }
         _PyInterpreterFrame fr;
         memcpy(&fr, at, SSP_FRAME_SPECIALS);
-        if (fr.owner == FRAME_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
+        if (sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
             break;
-        f = (uintptr_t)fr.previous;
+        f = sspl_frame_previous(&fr);
     }
     snap->chunk = chunk;
     snap->limit = limit;
@@ -1336,6 +832,11 @@ torn:
 }
 
 /* ---- await chains of suspended coroutines -------------------------------- */
+
+/* CPython 3.11 only (the generator layout and the yield-from test below are
+ * that version's; asyncio_tasks.c attaches on 3.11 only). */
+#if PY_VERSION_HEX < 0x030C0000
+#include <opcode.h>
 
 #define SSP_MAX_AWAIT_DEPTH 256u   /* coroutines followed per chain; deeper = torn */
 #define SSP_CHAIN_STORED 32u       /* frames kept per chain; further ones only counted */
@@ -1473,7 +974,7 @@ void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
         }
         nactive = still;
     }
-    cache_drain_free_log(&w->walk_cache);
+    sspc_drain_free_log(&w->walk_cache);
     for (uint32_t i = 0; i < n; i++) {
         ssp_chain *c = &b->chains[i];
         ssp_thread_stack st = {0, 0, w->out, 0, 0, 0};
@@ -1496,11 +997,21 @@ void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
     pthread_mutex_unlock(&w->walk_lock);
 }
 
+#else   /* 3.12+: no await chains (see asyncio_tasks.c) */
+
+void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
+                             ssp_chain_visit_fn visit, void *arg)
+{
+    (void)w; (void)coros; (void)n; (void)visit; (void)arg;
+}
+
+#endif
+
 uint32_t ssp_walker_read_label(ssp_walker *w, uintptr_t str)
 {
     pthread_mutex_lock(&w->walk_lock);
     uint32_t id = 0;
-    if (read_string_as(&w->walk_cache, str, &id, ss_intern_label))
+    if (sspc_read_string_as(&w->walk_cache, str, &id, ss_intern_label))
         id = 0;
     pthread_mutex_unlock(&w->walk_lock);
     return id;
@@ -1514,37 +1025,44 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
     uint32_t n = 0;
     uint64_t rest = 0;
     ssp_code_cache *c = &w->capture_cache;
-    PyThreadState *ts = _PyThreadState_GET();
+    PyThreadState *ts = sspl_this_tstate();
     /* Only the thread holding the GIL may read its frames directly. */
-    if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp ||
-        !ts->cframe)
+    uintptr_t slot = ts ? sspl_frame_slot(ts, (uintptr_t)ts) : 0;
+    if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp || !slot)
         goto done;
     uint32_t total = 0;
-    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f; f = f->previous) {
+    for (const _PyInterpreterFrame *f = *(_PyInterpreterFrame *const *)slot; f;
+         f = (const _PyInterpreterFrame *)sspl_frame_previous(f)) {
         if (++total > SSP_MAX_WALK_FRAMES)
             break;
-        ssp_raw_frame r = {(uintptr_t)f->f_code, (uintptr_t)f->prev_instr, f->owner,
+        if (sspl_owner_is_shim(sspl_frame_owner(f)))
+            continue;
+        ssp_raw_frame r = {sspl_frame_code(f), sspl_frame_instr(f), sspl_frame_owner(f),
                            SSP_RAW_PENDING, NULL, {0, 0}};
+        const PyCodeObject *code = (const PyCodeObject *)r.code;
+        if (!code || Py_TYPE(code) != &PyCode_Type)
+            continue;
         if (n >= max) {                  /* only counting now */
-            if (!_PyFrame_IsIncomplete(f))
+            if (r.owner == SSPL_OWNED_BY_GENERATOR ||
+                r.prev_instr >= r.code + SSP_CODE_START + (uintptr_t)code->_co_firsttraceable * 2)
                 rest++;
             continue;
         }
         c->epoch++;
-        ssp_code_entry *e = cache_find(c, r.code);
-        if (e && code_hdr_matches(e, f->f_code)) {
+        ssp_code_entry *e = sspc_cache_find(c, r.code);
+        if (e && sspc_code_hdr_matches(e, code)) {
             c->hits++;
         } else {
             ssp_code_entry tmp;
             if (e)
-                entry_clear(c, e);
-            if (code_build(c, r.code, f->f_code, &tmp))
+                sspc_entry_clear(c, e);
+            if (sspc_code_build(c, r.code, code, &tmp))
                 continue;
-            e = cache_insert(c, &tmp);
+            e = sspc_cache_insert(c, &tmp);
             if (!e) {
                 if (!frame_incomplete(&r, &tmp) && frame_resolve(&r, &tmp, &out[n]) == 0)
                     n++;
-                entry_clear(c, &tmp);
+                sspc_entry_clear(c, &tmp);
                 continue;
             }
         }
@@ -1556,7 +1074,7 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
     }
     if (rest && max >= 2) {
         uint64_t omitted = rest + 1;     /* the last stored frame gives way */
-        out[max - 1].function = marker_function(c, omitted);
+        out[max - 1].function = sspc_marker_function(c, omitted);
         out[max - 1].line = 0;
         n = max;
     }
@@ -1575,11 +1093,11 @@ void ssp_walker_after_fork_child(ssp_walker *w)
      * per fork) rather than freed. */
     pthread_mutex_init(&w->walk_lock, NULL);
     ssp_code_cache fresh;
-    if (cache_init(&fresh, ss_safe_read) == 0)
+    if (sspc_cache_init(&fresh, ss_safe_read) == 0)
         w->walk_cache = fresh;
     else
-        cache_flush(&w->walk_cache);
-    w->walk_cache.free_seen = __atomic_load_n(&ssp_free_seq, __ATOMIC_ACQUIRE);
+        sspc_cache_flush(&w->walk_cache);
+    w->walk_cache.free_seen = sspc_free_log_seq();
 }
 
 void ssp_walker_set_validation(ssp_walker *w, int by_read)
@@ -1606,9 +1124,9 @@ void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out)
     out->code_cache_misses = __atomic_load_n(&w->stats.code_cache_misses, __ATOMIC_RELAXED);
 }
 
-#else /* not CPython 3.11 */
+#else /* no layout part for this interpreter */
 
-/* Stub: the structures read by the walker exist only in 3.11. */
+/* Stub: no layout part describes this interpreter's structures. */
 struct ssp_walker {
     int unused;   /* never allocated */
 };
@@ -1616,9 +1134,14 @@ struct ssp_walker {
 ssp_walker *ssp_walker_new(int max_frames, char *err, size_t errlen)
 {
     (void)max_frames;
+#ifdef Py_GIL_DISABLED
+    const char *build = " free-threaded (Py_GIL_DISABLED) build";
+#else
+    const char *build = "";
+#endif
     if (err && errlen)
-        snprintf(err, errlen, "stacksight supports CPython 3.11 only; this is %d.%d",
-                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        snprintf(err, errlen, "stacksight supports %s; this is CPython %d.%d%s",
+                 SSP_SUPPORTED_VERSIONS, PY_MAJOR_VERSION, PY_MINOR_VERSION, build);
     return NULL;
 }
 

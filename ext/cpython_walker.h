@@ -1,4 +1,4 @@
-/* cpython_walker.h - read CPython 3.11 thread stacks without the GIL.
+/* cpython_walker.h - read CPython thread stacks (3.11-3.15) without the GIL.
  *
  * Why this file exists: the core's sidecar thread samples every Python thread
  * every 10 ms and must never take the GIL (that would perturb the program and
@@ -10,9 +10,10 @@
  * application threads that capture their own stack with the GIL held
  * (exception, lock and allocation profilers): ssp_capture_current().
  *
- * Only CPython 3.11.x is supported: the structures read here change in every
- * minor release. On any other Python this file compiles to a stub whose
- * ssp_walker_new() explains the mismatch. */
+ * The structures read here change in every minor release: the versions with
+ * a layout part (cpython_layout.h) are supported. On any other Python, and on
+ * free-threaded builds, the walker compiles to a stub whose ssp_walker_new()
+ * names the supported versions. */
 #ifndef SSP_CPYTHON_WALKER_H
 #define SSP_CPYTHON_WALKER_H
 
@@ -38,8 +39,9 @@ typedef struct ssp_thread_stack {
 typedef void (*ssp_visit_fn)(void *arg, const ssp_thread_stack *stack);
 
 /* With the GIL, at profiler start: checks the running interpreter is the one
- * compiled for (3.11.x; else returns NULL with a clear message in err naming
- * both versions), records the main interpreter's address. max_frames: deeper
+ * compiled for (same minor version, and on 3.13+ the same offsets as its
+ * _Py_DebugOffsets table; else returns NULL with a clear message in err),
+ * records the main interpreter's address. max_frames: deeper
  * stacks keep the max_frames-1 leaf frames plus one frame named
  * "<N frames omitted>" (N = count dropped; interned as a function with file ""
  * line 0). max_frames must be in [2, 65536]. */
@@ -94,7 +96,7 @@ void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
 #define SSP_SNAPSHOT_OFFSTACK 32        /* generator/coroutine frames copied per snapshot */
 #define SSP_SNAPSHOT_FRAME_BYTES 96     /* >= a frame's fields before localsplus */
 typedef struct ssp_snapshot {
-    uintptr_t current_frame;        /* cframe->current_frame at capture time */
+    uintptr_t current_frame;        /* the thread's current frame at capture time */
     uintptr_t chunk;                /* tstate->datastack_chunk */
     uintptr_t limit;                /* tstate->datastack_limit */
     uintptr_t copy_end;             /* bytes[] holds [chunk, copy_end) */

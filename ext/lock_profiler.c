@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "lock_profiler.h"
+#include "py_compat.h"
 #include "event_sampling.h"
 #include "../src/common/core.h"
 #include "../src/common/interner.h"
@@ -581,6 +582,8 @@ method_def(PyTypeObject *type, const char *name)
 static PyTypeObject *plain_type;         /* _thread.lock, strong ref */
 static destructor plain_dealloc, rlock_dealloc;
 static newfunc rlock_new;
+static newfunc plain_new;                /* NULL before 3.13: _thread.lock was not
+                                          * instantiable, allocate_lock made them */
 
 static void
 hooked_dealloc(PyObject *self, destructor original)
@@ -602,6 +605,17 @@ static PyObject *
 hooked_rlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *r = rlock_new(type, args, kwds);
+    if (r != NULL && lock_recording && PyInterpreterState_Get() == lock_interp)
+        lock_note_site(r);
+    return r;
+}
+
+/* 3.13+: threading.Lock is _thread.lock itself, so locks are made by its
+ * tp_new as well as by allocate_lock. */
+static PyObject *
+hooked_plain_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *r = plain_new(type, args, kwds);
     if (r != NULL && lock_recording && PyInterpreterState_Get() == lock_interp)
         lock_note_site(r);
     return r;
@@ -656,6 +670,7 @@ lock_hooks_prepare(const char **why)
             plain_dealloc = plain_type->tp_dealloc;
             rlock_dealloc = rlock_type->tp_dealloc;
             rlock_new = rlock_type->tp_new;
+            plain_new = plain_type->tp_new;
         }
     }
     Py_XDECREF(alloc);
@@ -680,6 +695,8 @@ lock_hooks_install(void)
     plain_type->tp_dealloc = hooked_plain_dealloc;
     rlock_type->tp_dealloc = hooked_rlock_dealloc;
     rlock_type->tp_new = hooked_rlock_new;
+    if (plain_new != NULL)
+        plain_type->tp_new = hooked_plain_new;
     lock_hooks_installed = 1;
 }
 
@@ -693,6 +710,8 @@ lock_hooks_uninstall(void)
     plain_type->tp_dealloc = plain_dealloc;
     rlock_type->tp_dealloc = rlock_dealloc;
     rlock_type->tp_new = rlock_new;
+    if (plain_new != NULL)
+        plain_type->tp_new = plain_new;
     lock_hooks_installed = 0;
 }
 

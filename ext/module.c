@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "py_compat.h"
+
 #include "../src/common/config.h"
 #include "../src/common/core.h"
 #include "../src/common/interner.h"

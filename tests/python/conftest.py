@@ -20,9 +20,15 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 
+# STACKSIGHT_TEST_INSTALLED=1 (make test-pythons): test the package pip
+# installed into the running interpreter's venv, not the checkout's ext/.
+INSTALLED = os.environ.get("STACKSIGHT_TEST_INSTALLED") == "1"
+PACKAGE_PATH = [] if INSTALLED else [os.path.join(REPO, "ext")]
+
+
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "STACKSIGHT_"))}
-    env["PYTHONPATH"] = os.path.join(REPO, "ext") + os.pathsep + HERE
+    env["PYTHONPATH"] = os.pathsep.join(PACKAGE_PATH + [HERE])
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, clean_env, run_python
+from conftest import PACKAGE_PATH, REPO, clean_env, run_python
 from profile_view import load, profile_files
 
 APP = """
@@ -139,7 +139,7 @@ def test_environment_values_are_used():
 
 
 def test_wrong_keyword_arguments_raise():
-    sys.path.insert(0, os.path.join(REPO, "ext"))
+    sys.path[:0] = PACKAGE_PATH
     from stacksight import Profiler
     with pytest.raises(TypeError, match="'service'"):
         Profiler(service=42)

@@ -1,6 +1,8 @@
 """Lock profiles: wait and hold time, acquires and releases, lock names; the
 profiled locks behave like the real locks (semantics checked in a profiled process,
 in the spirit of CPython's Lib/test/lock_tests.py)."""
+import sys
+
 from event_helpers import line_of, profile_run
 
 CONTENTION = """
@@ -88,11 +90,13 @@ def test_lock_profile_switched_off(tmp_path):
                             DD_PROFILING_LOCK_ENABLED="0", DD_PROFILING_CAPTURE_PCT="100")
     assert view.total("lock-acquire") == 0 and view.total("lock-release-hold") == 0
     assert "lock-acquire" not in view.sample_types
-    assert "<built-in function allocate_lock>" in out
+    # 3.13 made threading.Lock the lock type itself.
+    assert ("<built-in function allocate_lock>" if sys.version_info < (3, 13)
+            else "<class '_thread.lock'>") in out
 
 
 SEMANTICS = """
-import _thread, pickle, copy, weakref, os
+import _thread, pickle, copy, weakref, os, sys
 
 before = threading.Lock()
 prof.start()
@@ -262,13 +266,18 @@ during_r = threading.RLock()
 # The program keeps the interpreter's own lock types while profiled.
 assert type(during) is _thread.LockType and type(during_r) is _thread.RLock
 assert isinstance(during, _thread.LockType) and type(during).__module__ == "_thread"
-assert threading.Lock is _thread.allocate_lock
-try:
-    type(during)()
-except TypeError:
-    pass
+if sys.version_info < (3, 13):
+    assert threading.Lock is _thread.allocate_lock
+    try:
+        type(during)()
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("_thread.lock must stay non-instantiable")
 else:
-    raise AssertionError("_thread.lock must stay non-instantiable")
+    # 3.13+: threading.Lock is the type; instances and isinstance work.
+    assert threading.Lock is _thread.LockType and isinstance(during, threading.Lock)
+    assert type(type(during)()) is _thread.LockType
 
 pid = os.fork()
 if pid == 0:
@@ -278,7 +287,7 @@ if pid == 0:
 assert os.waitpid(pid, 0)[1] == 0
 
 prof.stop()
-assert threading.Lock is _thread.allocate_lock
+assert threading.Lock is (_thread.allocate_lock if sys.version_info < (3, 13) else _thread.LockType)
 assert type(threading.Lock()) is _thread.LockType
 check_lock(during)          # locks made while profiled keep working after stop
 check_rlock(during_r)

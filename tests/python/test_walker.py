@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-if sys.version_info[:2] != (3, 11):
-    pytest.skip("the stack walker supports CPython 3.11 only", allow_module_level=True)
+if not (3, 11) <= sys.version_info[:2] <= (3, 15):
+    pytest.skip("the stack walker supports CPython 3.11 to 3.15", allow_module_level=True)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE_DIR = os.path.join(HERE, "..", "c", "walker_probe")

@@ -1,0 +1,47 @@
+/* py_compat.h - the few public C APIs the binding uses that CPython 3.9 and
+ * 3.10 lack (3.9 also lacks Py_NewRef).
+ *
+ * Why this file exists: on an interpreter without a stack-walker layout part
+ * (see cpython_layout.h) the package must still build, so that start()
+ * refuses with a clear message instead of `pip install` failing. Nothing here
+ * runs while profiling on a supported version. Include after Python.h. */
+#ifndef SSP_PY_COMPAT_H
+#define SSP_PY_COMPAT_H
+
+#include <Python.h>
+#include <stdlib.h>
+
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>
+
+/* 3.11's PyFrame_GetLasti: byte offset of the last instruction (3.10 counts
+ * f_lasti in code units, 3.9 in bytes). */
+static inline int ssp_frame_get_lasti(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    return f->f_lasti < 0 ? -1 : f->f_lasti * 2;
+#else
+    return f->f_lasti;
+#endif
+}
+#define PyFrame_GetLasti(f) ssp_frame_get_lasti(f)
+
+/* Py_Version (3.11+) of the running interpreter, from its version string. */
+static inline unsigned long ssp_runtime_version_hex(void)
+{
+    const char *v = Py_GetVersion();
+    char *end;
+    unsigned long major = strtoul(v, &end, 10), minor = 0, micro = 0;
+    if (*end == '.') minor = strtoul(end + 1, &end, 10);
+    if (*end == '.') micro = strtoul(end + 1, &end, 10);
+    return (major << 24) | (minor << 16) | (micro << 8);
+}
+#define Py_Version ssp_runtime_version_hex()
+#endif
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *ssp_new_ref(PyObject *o) { Py_INCREF(o); return o; }
+#define Py_NewRef(o) ssp_new_ref((PyObject *)(o))
+#endif
+
+#endif
