@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "../../../ext/cpython_walker.h"
 #include "../../../src/common/interner.h"
@@ -282,7 +284,7 @@ static PyObject *probe_forged_snapshot(PyObject *self, PyObject *args)
     ssp_snapshot *snap = malloc(sizeof *snap);
     if (!snap)
         return PyErr_NoMemory();
-    if (ssp_snapshot_capture(snap, 0) != 0) {
+    if (ssp_snapshot_capture(snap, (pid_t)syscall(SYS_gettid)) != 0) {
         free(snap);
         PyErr_SetString(PyExc_RuntimeError, "snapshot capture failed");
         return NULL;
