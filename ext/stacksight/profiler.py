@@ -31,7 +31,9 @@ def logger():
 
 _STRING_OPTIONS = ("env", "service", "version", "url", "output_pprof")
 _running_profiler = None
-_lock = threading.Lock()
+# Re-entrant: stop() may run in a signal handler that interrupted start()
+# or stop() on the same thread (it then finds nothing to stop).
+_lock = threading.RLock()
 
 
 class ProfilerError(RuntimeError):
@@ -160,9 +162,9 @@ class Profiler:
                 raise ProfilerError(str(exc)) from None
             _exec.install(self)
             _tasks.install(native)
-            self._running = True
             self._started_at = time.monotonic()
             _running_profiler = self
+            self._running = True     # last: a stop() from a signal handler before it finds nothing to stop
         atexit.register(self._stop_at_exit)
         return self
 
