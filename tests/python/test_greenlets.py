@@ -43,4 +43,5 @@ def test_one_warning_and_cpu_still_right(tmp_path, before):
         total += view.total("cpu-time")
         burn += view.total_by_function("cpu-time").get("burn", 0)
     # 4 greenlets x 3 x 50 ms of burning: CPU goes to the greenlet that ran
-    assert total > 0 and burn >= 0.8 * total, (burn, total)
+    # (the rest of the total is imports and gevent's start-up)
+    assert 0.8 * 0.6e9 <= burn <= 1.2 * 0.6e9 and burn <= total, (burn, total)
