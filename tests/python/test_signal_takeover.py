@@ -47,9 +47,13 @@ def test_restored_default_sigprof_does_not_kill_and_cpu_is_still_profiled(tmp_pa
     done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60,
                           env=clean_env(DD_PROFILING_OUTPUT_PPROF=prefix, DD_PROFILING_UPLOAD_PERIOD=3600))
     assert done.returncode == 0, (done.returncode, done.stderr)
-    # The application's own handler may see the few signals of the first
-    # tick after it took SIGPROF over, not ~100 per second.
-    assert int(done.stdout.strip()) <= 5, done.stdout
+    # The 0.3 s burned under the application's handler would bring it ~30
+    # signals if the CPU timers ran on. The sampler stops them at its first
+    # tick after the takeover, so only the signals until that tick arrive:
+    # one or two normally, up to ~8 seen when a loaded machine delayed the
+    # sidecar's tick by several periods. Half of the unstopped count is
+    # the line between "stopped late" and "not stopped".
+    assert int(done.stdout.strip()) <= 15, done.stdout
     assert done.stderr.count("replaced the SIGPROF handler") == 1, done.stderr
     files = profile_files(prefix)
     assert files
