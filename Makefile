@@ -60,7 +60,8 @@ build/test_core: tests/c/test_core.c $(CORE_SRC) $(wildcard src/common/*.h)
 core-tests: deps $(GEN)/profile.pb-c.c build/test_core
 	./build/test_core
 
-test-python: python
+# The gem is built first: the intake tests also upload from the Ruby profiler.
+test-python: python ruby
 	$(VPY) -m pytest -q -rs tests/python
 
 test-ruby: ruby
