@@ -53,6 +53,9 @@ else
     tests/python/test_signal_takeover.py
     tests/python/test_descriptors.py
     tests/python/test_cli_delegation.py
+    tests/python/test_asyncio_tasks.py              # task chains (skips where unsupported)
+    tests/python/test_greenlets.py                  # gevent fallback warning
+    tests/python/test_self_accounting.py            # cap budget = thread CPU clocks
   )
   STACKSIGHT_TEST_INSTALLED=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"
 fi
