@@ -13,7 +13,10 @@ default overhead cap (1 % of a core) and prints, over a measured window:
     `internal` reports) over the sidecar's CPU clock, and the same for the
     upload thread; 1.00 is honest.
 Cases: idle (only the main thread, sleeping), busy threads, and many parked
-threads with a few busy ones.
+threads with a few busy ones. When idle, parked-500 and busy-5 all ran, the
+per-tick cost is split as fixed (idle) + per parked thread ((parked-500 -
+idle) / 500) + per running thread ((busy-5 - idle) / 5; a running thread's
+CPU-slice events are included, as the cap counts them).
 
     .venv/bin/python bench/self_cost.py [--seconds S] [--cases idle,busy-1,...] [--repeat N]
 """
@@ -35,6 +38,7 @@ CASES = {
     "idle-upload-1s": (0, 0, 1.0),
     "busy-1": (0, 1, 60.0),
     "busy-5": (0, 5, 60.0),
+    "parked-500": (500, 0, 60.0),
     "parked-500+busy-10": (500, 10, 60.0),
 }
 
@@ -109,6 +113,13 @@ def main() -> None:
               f"{fmt(row['sidecar_pct_core'], '9.3f')} {fmt(row['hz'], '6.1f')} "
               f"{fmt(row['reported_over_clock'], '14.2f')} {fmt(row['upload_reported_over_clock'], '16.2f')} "
               f"{fmt(row['signal_ms'], '9.1f')}", flush=True)
+    if all(k in results for k in ("idle", "parked-500", "busy-5")):
+        fixed = results["idle"]["sidecar_us_per_tick"]
+        parked = (results["parked-500"]["sidecar_us_per_tick"] - fixed) / 500
+        running = (results["busy-5"]["sidecar_us_per_tick"] - fixed) / 5
+        results["per_tick_us"] = {"fixed": fixed, "per_parked": parked, "per_running": running}
+        print(f"per tick: {fixed:.1f} us fixed + {parked:.2f} us per parked thread + "
+              f"{running:.1f} us per running thread")
     print("BENCH_JSON " + json.dumps(results))
 
 

@@ -1,14 +1,20 @@
 /* cpu_snapshots.c - the slot pool behind CPU-slice snapshots (see cpu_snapshots.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* siginfo_t in cpu_timer.h */
+#endif
 #include "cpu_snapshots.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
+
+#include "../src/common/cpu_timer.h"
 
 /* Events arrive at most at (cores x sample rate) per second and the sidecar
  * drains them within a tick, so a few slots suffice; when all are busy the
  * event falls back to the sidecar reading the stack. The array lives in BSS:
  * only slots actually written cost resident memory. */
 #define SNAPSHOT_SLOTS 16
+_Static_assert(SNAPSHOT_SLOTS >= 2 * SS_CPU_DEFER_EVENTS, "deferred CPU events could use up the slots");
 
 static ssp_snapshot snapshots[SNAPSHOT_SLOTS];
 static atomic_int slot_busy[SNAPSHOT_SLOTS];   /* 0 free, 1 claimed */

@@ -103,12 +103,17 @@ typedef struct walk_context {
     ss_idle_stacks *idle;           /* last stacks of threads that did not run */
 } walk_context;
 
+/* 1: the walk need not read this thread's stack. On a CPU tick that is every
+ * thread without an event (the visit drops it anyway: reading 500 parked
+ * threads' stacks for one busy thread's slice was most of the sidecar's CPU
+ * with many threads); on a wall tick, a thread that did not run. */
 static int
 thread_unchanged(void *arg, unsigned long native_thread_id)
 {
     walk_context *wc = arg;
-    return wc->tick->kind == SS_TICK_WALL &&
-           ss_idle_stacks_unchanged(wc->idle, (pid_t)native_thread_id);
+    if (wc->tick->kind != SS_TICK_WALL)
+        return !ss_tick_wants(wc->tick, (pid_t)native_thread_id);
+    return ss_idle_stacks_unchanged(wc->idle, (pid_t)native_thread_id);
 }
 
 static void

@@ -20,7 +20,7 @@
 #define RING_SIZE 1024u          /* power of two; events beyond it are merged */
 
 static atomic_uint ring_head;    /* next slot to write (handler) */
-static unsigned ring_tail;       /* next slot to read (sidecar only) */
+static atomic_uint ring_tail;    /* next slot to read (written by the sidecar only) */
 /* Ring entry: tid (bits 0-31) | token + 1 (bits 32-47) | slices (48-63); 0 = empty. */
 static _Atomic uint64_t ring[RING_SIZE];
 static ss_cpu_capture_fn capture_fn;      /* set before timers exist */
@@ -46,7 +46,12 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
         uint64_t entry = (uint32_t)tid | ((uint64_t)(uint16_t)(token + 1) << 32) | slices << 48;
         unsigned at = atomic_fetch_add_explicit(&ring_head, 1, memory_order_relaxed);
         atomic_store_explicit(&ring[at & (RING_SIZE - 1)], entry, memory_order_release);
-        ss_doorbell_ring();
+        /* A captured stack keeps: the sidecar takes it at its next wake-up
+         * (the wall tick) instead of waking once per slice. Without a capture
+         * the stack must be read while the thread still runs: wake it now. */
+        unsigned waiting = at + 1 - atomic_load_explicit(&ring_tail, memory_order_relaxed);
+        if (token < 0 || waiting >= SS_CPU_DEFER_EVENTS)
+            ss_doorbell_ring();
         if (timed && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1) == 0)
             ss_self_cost_add_signal((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
     }
@@ -58,7 +63,7 @@ static void on_cpu_slice(int sig, siginfo_t *info, void *uctx)
 static void after_fork_child(void)
 {
     atomic_store(&ring_head, 0);
-    ring_tail = 0;
+    atomic_store(&ring_tail, 0);
     for (unsigned i = 0; i < RING_SIZE; i++)
         atomic_store(&ring[i], 0);
 }
@@ -114,7 +119,8 @@ int ss_cpu_timer_available(void)
 
 int ss_cpu_timer_pending(void)
 {
-    return atomic_load_explicit(&ring_head, memory_order_acquire) != ring_tail;
+    return atomic_load_explicit(&ring_head, memory_order_acquire) !=
+           atomic_load_explicit(&ring_tail, memory_order_relaxed);
 }
 
 void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
@@ -125,18 +131,20 @@ void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn)
 size_t ss_cpu_timer_drain(pid_t *tids, int32_t *tokens, uint32_t *slices, size_t max)
 {
     unsigned head = atomic_load_explicit(&ring_head, memory_order_acquire);
-    if (head - ring_tail > RING_SIZE)
-        ring_tail = head - RING_SIZE;   /* overrun: the oldest events were overwritten */
+    unsigned tail = atomic_load_explicit(&ring_tail, memory_order_relaxed);
+    if (head - tail > RING_SIZE)
+        tail = head - RING_SIZE;        /* overrun: the oldest events were overwritten */
     size_t got = 0;
-    while (ring_tail != head && got < max) {
-        uint64_t entry = atomic_exchange_explicit(&ring[ring_tail & (RING_SIZE - 1)], 0, memory_order_acquire);
-        ring_tail++;
+    while (tail != head && got < max) {
+        uint64_t entry = atomic_exchange_explicit(&ring[tail & (RING_SIZE - 1)], 0, memory_order_acquire);
+        tail++;
         if ((pid_t)(uint32_t)entry > 0) {
             tids[got] = (pid_t)(uint32_t)entry;
             tokens[got] = (int32_t)(uint16_t)(entry >> 32) - 1;
             slices[got++] = (uint32_t)(entry >> 48);
         }
     }
+    atomic_store_explicit(&ring_tail, tail, memory_order_relaxed);
     return got;
 }
 

@@ -11,7 +11,8 @@
  * system calls are never interrupted.
  *
  * The handler is async-signal-safe: it writes the thread id into a fixed
- * ring and rings the sampler's doorbell. It is installed only if the signal is unused,
+ * ring and rings the sampler's doorbell (unless the stack was captured in
+ * the handler: see SS_CPU_DEFER_EVENTS). It is installed only if the signal is unused,
  * and stays installed (doing nothing) after stop so a late signal cannot
  * kill the process. */
 #ifndef SS_CPU_TIMER_H
@@ -47,6 +48,11 @@ int ss_cpu_timer_pending(void);
  * instant. Must be async-signal-safe. Returns a token >= 0 that the binding
  * will get back with the event, or -1 (the sidecar then reads the stack). */
 typedef int (*ss_cpu_capture_fn)(pid_t tid);
+/* An event with a captured stack does not wake the sidecar (it is taken at
+ * the next wall tick, one wake-up for all of them) until this many events
+ * wait; a binding's capture keeps at least twice as many slots, so that
+ * waiting events never use up its captures. */
+#define SS_CPU_DEFER_EVENTS 8
 void ss_cpu_timer_set_capture(ss_cpu_capture_fn fn);
 
 /* Take the waiting events: thread ids, capture tokens (-1 = none) and how
