@@ -12,13 +12,17 @@ CC ?= gcc
 # Recursive (=), not simple (:=): pkg-config must run when a recipe needs the
 # flags, after `deps` has installed the libraries, or the first `make test` on
 # a fresh machine links without them.
+# libdeflate (gzip of uploads, src/common/gzip.c) is optional: without it the
+# build uses zlib.
+DEFLATE_CFLAGS = $(shell pkg-config --exists libdeflate 2>/dev/null && echo -DSS_HAVE_LIBDEFLATE)
+DEFLATE_LIBS = $(shell pkg-config --libs libdeflate 2>/dev/null)
 CFLAGS_CORE = -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -g -O1 \
-	-I$(GEN) -Isrc/common $(shell pkg-config --cflags libcurl libprotobuf-c zlib 2>/dev/null)
+	-I$(GEN) -Isrc/common $(shell pkg-config --cflags libcurl libprotobuf-c zlib 2>/dev/null) $(DEFLATE_CFLAGS)
 # libcurl is not linked: src/common/curl_loader.c loads it at the first upload.
-LIBS_CORE = $(shell pkg-config --libs libprotobuf-c zlib 2>/dev/null) -ldl -lpthread -lm
+LIBS_CORE = $(shell pkg-config --libs libprotobuf-c zlib 2>/dev/null) $(DEFLATE_LIBS) -ldl -lpthread -lm
 CORE_SRC := $(wildcard src/common/*.c) $(GEN)/profile.pb-c.c
 SYSTEM_PACKAGES := pkg-config gcc make ruby-dev rake ruby-minitest libcurl4-openssl-dev \
-	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev chromium debootstrap ca-certificates
+	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libdeflate-dev chromium debootstrap ca-certificates
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps venv python ruby core-tests test test-python test-ruby demo demo-stop bench bench-quick clean

@@ -37,4 +37,21 @@ ssp_current_thread_labels(ss_labels *labels)
     labels->thread_name = ssp_thread_names_get(ident);
 }
 
+/* Subtract `amount` from the countdown `*left`; true when it reached zero
+ * or below (the event is a sampled one). On the application's hottest paths
+ * (every object allocation, every lock acquire): on x86-64 one subtract on
+ * memory whose flags decide, where the compiler otherwise loads, subtracts,
+ * stores and tests - three instructions more per event. */
+static inline int
+ssp_countdown_expired(int64_t *left, int64_t amount)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    int expired;
+    __asm__("subq %2, %0" : "+m"(*left), "=@ccle"(expired) : "er"(amount) : "cc");
+    return expired;
+#else
+    return (*left -= amount) <= 0;
+#endif
+}
+
 #endif

@@ -378,7 +378,7 @@ typedef struct lock_hook {
 
 #define LOCK_HOOKS 16
 static lock_hook lock_hooks[LOCK_HOOKS];
-static int lock_hooks_count;
+static int lock_hooks_count;         /* slots taken: 0 = not prepared yet */
 static int lock_hooks_installed;
 
 #define CONVENTION (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL)
@@ -425,14 +425,42 @@ rlock_owned(PyObject *self)
     return r == Py_True;
 }
 
-/* Slot k was called: the original, with the sampling around it. Inlined
- * into the wrappers (see call_original); the sampled paths are not. */
-static inline __attribute__((always_inline)) PyObject *
-hooked(int k, PyObject *self, const call_args *a)
+/* Slots are grouped by what they hook, so that each wrapper knows its kind
+ * (a constant) and its unsampled path is a countdown or one load and a
+ * jump to the original, with no frame of its own. */
+#define SLOT_PLAIN_ACQUIRE 0     /* 3 slots: acquire, acquire_lock, __enter__ */
+#define SLOT_PLAIN_RELEASE 3     /* 3 slots: release, release_lock, __exit__ */
+#define SLOT_RLOCK_ACQUIRE 6     /* 3 slots */
+#define SLOT_RLOCK_RELEASE 9     /* 3 slots */
+#define SLOT_RELEASE_SAVE 12
+#define SLOT_ACQUIRE_RESTORE 13
+#define SLOT_CREATE 14           /* 2 slots: allocate_lock, allocate */
+#define SLOT_KIND(K)                                                                            \
+    ((K) < SLOT_PLAIN_RELEASE ? HOOK_ACQUIRE : (K) < SLOT_RLOCK_ACQUIRE ? HOOK_RELEASE        \
+     : (K) < SLOT_RLOCK_RELEASE ? HOOK_ACQUIRE : (K) < SLOT_RELEASE_SAVE ? HOOK_RELEASE        \
+     : (K) == SLOT_RELEASE_SAVE ? HOOK_RELEASE_SAVE : (K) == SLOT_ACQUIRE_RESTORE ? HOOK_ACQUIRE_RESTORE \
+     : HOOK_CREATE)
+
+/* True when slot K's call needs nothing but the original. An acquire counts
+ * down (paused: the countdown is INT64_MAX); a release has work only while a
+ * sampled hold is open (the original release runs no Python code, so the
+ * count cannot change across it); a creation only while recording. */
+#define SLOT_FAST(K)                                                                            \
+    (SLOT_KIND(K) == HOOK_ACQUIRE || SLOT_KIND(K) == HOOK_ACQUIRE_RESTORE                     \
+         ? !ssp_countdown_expired(&lock_countdown, 1)                                          \
+         : SLOT_KIND(K) == HOOK_CREATE ? !lock_recording : lock_held_count == 0)
+
+/* Slot k was called and SLOT_FAST said no: the original, with the sampling
+ * around it (for an acquire, the countdown has just run out). */
+static __attribute__((noinline)) PyObject *
+hooked_slow(int k, PyObject *self, const call_args *a)
 {
     const lock_hook *h = &lock_hooks[k];
-    if (!lock_recording)
+    if (!lock_recording) {
+        if (h->kind == HOOK_ACQUIRE || h->kind == HOOK_ACQUIRE_RESTORE)
+            lock_countdown = INT64_MAX;
         return call_original(h, self, a);
+    }
     /* Subinterpreters share these C types; their objects must not enter the
      * table (their code objects die with them) nor the profile. Only a
      * sampled acquire or a creation can add an entry, so only they check;
@@ -440,8 +468,6 @@ hooked(int k, PyObject *self, const call_args *a)
     switch (h->kind) {
     case HOOK_ACQUIRE:
     case HOOK_ACQUIRE_RESTORE: {
-        if (--lock_countdown > 0)
-            return call_original(h, self, a);
         if (PyInterpreterState_Get() != lock_interp) {
             lock_countdown = 1;
             return call_original(h, self, a);
@@ -479,6 +505,17 @@ hooked(int k, PyObject *self, const call_args *a)
     }
     }
     return call_original(h, self, a);
+}
+
+/* Inlined into the wrappers, whose slot and convention are constants. */
+static inline __attribute__((always_inline)) PyObject *
+hooked(int k, PyObject *self, const call_args *a)
+{
+    if (__builtin_expect(SLOT_FAST(k), 1))
+        return call_original(&lock_hooks[k], self, a);
+    /* A copy, built on this path only: the fast one keeps `a` in registers. */
+    call_args slow = *a;
+    return hooked_slow(k, self, &slow);
 }
 
 /* Wrappers of slot K, one per calling convention. */
@@ -547,20 +584,38 @@ convention_index(int flags)
     }
 }
 
-/* Take a slot for `def`. 0, or -1 (slots full, unknown convention). */
+/* First slot and slot count of each group (see SLOT_KIND). */
+static void
+slot_group(hook_kind kind, int is_rlock, int *first, int *count)
+{
+    switch (kind) {
+    case HOOK_ACQUIRE: *first = is_rlock ? SLOT_RLOCK_ACQUIRE : SLOT_PLAIN_ACQUIRE; *count = 3; return;
+    case HOOK_RELEASE: *first = is_rlock ? SLOT_RLOCK_RELEASE : SLOT_PLAIN_RELEASE; *count = 3; return;
+    case HOOK_RELEASE_SAVE: *first = SLOT_RELEASE_SAVE; *count = 1; return;
+    case HOOK_ACQUIRE_RESTORE: *first = SLOT_ACQUIRE_RESTORE; *count = 1; return;
+    case HOOK_CREATE: *first = SLOT_CREATE; *count = 2; return;
+    }
+    *first = *count = 0;
+}
+
+/* Take a slot of its group for `def`. 0, or -1 (group full, unknown convention). */
 static int
 hook_slot(PyMethodDef *def, hook_kind kind, int is_rlock)
 {
-    for (int k = 0; k < lock_hooks_count; k++)
+    for (int k = 0; k < LOCK_HOOKS; k++)
         if (lock_hooks[k].def == def)
             return 0;   /* two names, one entry */
-    int conv = convention_index(def->ml_flags);
-    if (conv < 0 || lock_hooks_count == LOCK_HOOKS)
+    int conv = convention_index(def->ml_flags), first, count;
+    slot_group(kind, is_rlock, &first, &count);
+    int k = first;
+    while (k < first + count && lock_hooks[k].def != NULL)
+        k++;
+    if (conv < 0 || k == first + count)
         return -1;
-    lock_hook *h = &lock_hooks[lock_hooks_count];
+    lock_hook *h = &lock_hooks[k];
     h->def = def;
     h->original = def->ml_meth;
-    h->wrapper = lock_wrappers[lock_hooks_count][conv];
+    h->wrapper = lock_wrappers[k][conv];
     h->kind = kind;
     h->is_rlock = is_rlock;
     lock_hooks_count++;
@@ -679,6 +734,7 @@ lock_hooks_prepare(const char **why)
     Py_XDECREF(sample);
     if (!ok || plain_dealloc == NULL || rlock_dealloc == NULL || rlock_new == NULL) {
         lock_hooks_count = 0;
+        memset(lock_hooks, 0, sizeof lock_hooks);
         *why = "this interpreter's lock types do not have the methods expected";
         return -1;
     }
@@ -690,8 +746,9 @@ lock_hooks_install(void)
 {
     if (lock_hooks_installed)
         return;
-    for (int k = 0; k < lock_hooks_count; k++)
-        lock_hooks[k].def->ml_meth = lock_hooks[k].wrapper;
+    for (int k = 0; k < LOCK_HOOKS; k++)
+        if (lock_hooks[k].def != NULL)
+            lock_hooks[k].def->ml_meth = lock_hooks[k].wrapper;
     plain_type->tp_dealloc = hooked_plain_dealloc;
     rlock_type->tp_dealloc = hooked_rlock_dealloc;
     rlock_type->tp_new = hooked_rlock_new;
@@ -705,8 +762,9 @@ lock_hooks_uninstall(void)
 {
     if (!lock_hooks_installed)
         return;
-    for (int k = 0; k < lock_hooks_count; k++)
-        lock_hooks[k].def->ml_meth = lock_hooks[k].original;
+    for (int k = 0; k < LOCK_HOOKS; k++)
+        if (lock_hooks[k].def != NULL)
+            lock_hooks[k].def->ml_meth = lock_hooks[k].original;
     plain_type->tp_dealloc = plain_dealloc;
     rlock_type->tp_dealloc = rlock_dealloc;
     rlock_type->tp_new = rlock_new;
@@ -762,12 +820,14 @@ void
 ssp_locks_pause(void)
 {
     lock_recording = 0;
+    lock_countdown = INT64_MAX;   /* acquires take the fast path while paused */
 }
 
 void
 ssp_locks_stop(void)
 {
     lock_recording = 0;
+    lock_countdown = INT64_MAX;
     lock_hooks_uninstall();
     lock_table_clear();
     lock_walker = NULL;

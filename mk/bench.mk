@@ -28,3 +28,10 @@ build/encode_cost: bench/encode_cost.c $(CORE_SRC) $(wildcard src/common/*.h)
 
 bench-encode: deps $(GEN)/profile.pb-c.c build/encode_cost
 	./build/encode_cost
+
+# RSS and private dirty memory added by stacksight after 300 s of ~16 000
+# distinct stacks a period, agent upload and file output (bench/memory_added.py,
+# ~5.5 min; `--seconds 60` shows the same steady state).
+.PHONY: bench-memory
+bench-memory: python
+	$(VPY) bench/memory_added.py

@@ -4,27 +4,35 @@
  * profile gets its own dense tables: string index, function id and location
  * id are assigned on first use while walking the rows. A location is one
  * (function, line) pair; the pprof format lets a location carry an address
- * too, which interpreted code does not have. */
+ * too, which interpreted code does not have.
+ *
+ * The message is written in protobuf wire format in one pass over the rows
+ * (pprof_wire.h), samples first and the string table last (field order is
+ * free in protobuf), then gzipped (gzip.c). */
 #include "pprof_encoder.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "big_alloc.h"
 #include "interner.h"
 #include "log.h"
-#include "profile.pb-c.h"
+#include "pprof_wire.h"
 #include "thread_clock.h"
 
-typedef Perftools__Profiles__Profile Profile;
-typedef Perftools__Profiles__Sample Sample;
-typedef Perftools__Profiles__Location Location;
-typedef Perftools__Profiles__Line Line;
-typedef Perftools__Profiles__Function Function;
-typedef Perftools__Profiles__Label Label;
-typedef Perftools__Profiles__ValueType ValueType;
+/* Field numbers of perftools.profiles messages (proto/profile.proto). */
+enum {
+    PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_LOCATION = 4, PROFILE_FUNCTION = 5,
+    PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9, PROFILE_DURATION_NANOS = 10,
+    PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+    VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2,
+    SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3,
+    LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3,
+    LOCATION_ID = 1, LOCATION_LINE = 4,
+    LINE_FUNCTION_ID = 1, LINE_LINE = 2,
+    FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_FILENAME = 4, FUNCTION_START_LINE = 5,
+};
 
 static const char *const value_types[SS_VALUE_KINDS][2] = {
     [SS_CPU_SAMPLES] = {"cpu-samples", "count"},
@@ -52,11 +60,11 @@ void ss_bytes_free(ss_bytes *b)
     b->len = b->cap = 0;
 }
 
-int ss_bytes_append(ss_bytes *b, const void *data, size_t len)
+int ss_bytes_reserve(ss_bytes *b, size_t extra)
 {
-    if (b->len + len > b->cap) {
+    if (b->len + extra > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
+        while (cap < b->len + extra)
             cap *= 2;
         unsigned char *p = ss_big_realloc(b->data, b->cap, cap);
         if (!p)
@@ -64,58 +72,33 @@ int ss_bytes_append(ss_bytes *b, const void *data, size_t len)
         b->data = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+int ss_bytes_append(ss_bytes *b, const void *data, size_t len)
+{
+    if (ss_bytes_reserve(b, len))
+        return -1;
     memcpy(b->data + b->len, data, len);
     b->len += len;
     return 0;
 }
 
-int ss_gzip(const void *data, size_t len, ss_bytes *out)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* Level 1: the encode budget is 20 ms per period on the upload thread;
-     * level 6 costs ~3x the CPU for ~15 % smaller uploads. */
-    if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    size_t bound = deflateBound(&zs, (uLong)len);
-    if (out->cap - out->len < bound) {
-        unsigned char *p = ss_big_realloc(out->data, out->cap, out->len + bound);
-        if (!p) {
-            deflateEnd(&zs);
-            return -1;
-        }
-        out->data = p;
-        out->cap = out->len + bound;
-    }
-    zs.next_in = (Bytef *)data;
-    zs.avail_in = (uInt)len;
-    zs.next_out = out->data + out->len;
-    zs.avail_out = (uInt)(out->cap - out->len);
-    int rc = deflate(&zs, Z_FINISH);
-    if (rc == Z_STREAM_END)
-        out->len += zs.total_out;
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END ? 0 : -1;
-}
-
 #define LABEL_KEYS 8   /* label kinds of ss_labels */
 
 /* Per-profile dense numbering of interner ids. Functions and locations are
- * first collected as compact keys in growable arrays (a profile has far fewer
- * distinct locations than stored frames) and turned into protobuf-c structs
- * of the exact count once the samples are done (finish_tables). */
+ * collected as compact keys in growable arrays (a profile has far fewer
+ * distinct locations than stored frames) and written once the samples are. */
 typedef struct encoder_tables {
     uint32_t *string_index;     /* interner string id -> pprof index + 1, 0 = unassigned */
     uint32_t nstrings_interned;
-    char **strings;             /* pprof string_table */
+    const char **strings;       /* pprof string_table, by pprof index */
     size_t nstrings, strings_cap;
 
     uint32_t *function_index;   /* interner function id -> pprof id (1-based), 0 = unassigned */
     uint32_t nfunctions_interned;
     uint32_t *function_ids;     /* pprof id - 1 -> interner function id */
     size_t nfunctions, functions_cap;
-    Function *functions;        /* built by finish_tables */
-    Function **function_ptrs;
 
     /* (pprof function id << 32 | line) -> location id, open addressing, key 0 = empty */
     uint64_t *location_keys;
@@ -123,10 +106,6 @@ typedef struct encoder_tables {
     size_t location_slots;      /* power of two, kept at most half full */
     uint64_t *location_list;    /* location id - 1 -> key */
     size_t nlocations, locations_cap;
-    Location *locations;        /* built by finish_tables */
-    Location **location_ptrs;
-    Line *lines;
-    Line **line_ptrs;
 } encoder_tables;
 
 static int grow(void *array_ptr, size_t *cap, size_t need, size_t elem)
@@ -148,7 +127,7 @@ static int64_t add_literal(encoder_tables *t, const char *s)
 {
     if (grow(&t->strings, &t->strings_cap, t->nstrings + 1, sizeof *t->strings))
         return -1;
-    t->strings[t->nstrings] = (char *)s;
+    t->strings[t->nstrings] = s;
     return (int64_t)t->nstrings++;
 }
 
@@ -238,63 +217,15 @@ static uint64_t location_ref(encoder_tables *t, ss_frame frame)
     return t->nlocations;
 }
 
-/* Build the Function, Location and Line messages, exactly as many as used. */
-static int finish_tables(encoder_tables *t)
-{
-    size_t nf = t->nfunctions + 1, nl = t->nlocations + 1;
-    t->functions = ss_big_alloc(nf * sizeof *t->functions);
-    t->function_ptrs = ss_big_alloc(nf * sizeof *t->function_ptrs);
-    t->locations = ss_big_alloc(nl * sizeof *t->locations);
-    t->location_ptrs = ss_big_alloc(nl * sizeof *t->location_ptrs);
-    t->lines = ss_big_alloc(nl * sizeof *t->lines);
-    t->line_ptrs = ss_big_alloc(nl * sizeof *t->line_ptrs);
-    if (!t->functions || !t->function_ptrs || !t->locations || !t->location_ptrs || !t->lines ||
-        !t->line_ptrs)
-        return -1;
-    for (size_t i = 0; i < t->nfunctions; i++) {
-        ss_function_info info = ss_function_at(t->function_ids[i]);
-        Function *f = &t->functions[i];
-        perftools__profiles__function__init(f);
-        f->id = i + 1;
-        f->name = string_ref(t, info.name);
-        /* No system_name: pprof demangles it and names `<module>`, `<main>`
-         * and "block (2 levels) in <main>" all `<unknown>` (then merges them). */
-        f->filename = string_ref(t, info.filename);
-        f->start_line = info.start_line;
-        t->function_ptrs[i] = f;
-    }
-    for (size_t i = 0; i < t->nlocations; i++) {
-        Line *line = &t->lines[i];
-        perftools__profiles__line__init(line);
-        line->function_id = t->location_list[i] >> 32;
-        line->line = (int32_t)(uint32_t)t->location_list[i];
-        t->line_ptrs[i] = line;
-        Location *loc = &t->locations[i];
-        perftools__profiles__location__init(loc);
-        loc->id = i + 1;
-        loc->n_line = 1;
-        loc->line = &t->line_ptrs[i];
-        t->location_ptrs[i] = loc;
-    }
-    return 0;
-}
-
 static void tables_free(encoder_tables *t)
 {
-    size_t nf = t->nfunctions + 1, nl = t->nlocations + 1;
     ss_big_free(t->string_index, (t->nstrings_interned + 1) * sizeof *t->string_index);
     ss_big_free(t->strings, t->strings_cap * sizeof *t->strings);
     ss_big_free(t->function_index, (t->nfunctions_interned + 1) * sizeof *t->function_index);
     ss_big_free(t->function_ids, t->functions_cap * sizeof *t->function_ids);
-    ss_big_free(t->functions, nf * sizeof *t->functions);
-    ss_big_free(t->function_ptrs, nf * sizeof *t->function_ptrs);
     ss_big_free(t->location_keys, t->location_slots * sizeof *t->location_keys);
     ss_big_free(t->location_ids, t->location_slots * sizeof *t->location_ids);
     ss_big_free(t->location_list, t->locations_cap * sizeof *t->location_list);
-    ss_big_free(t->locations, nl * sizeof *t->locations);
-    ss_big_free(t->location_ptrs, nl * sizeof *t->location_ptrs);
-    ss_big_free(t->lines, nl * sizeof *t->lines);
-    ss_big_free(t->line_ptrs, nl * sizeof *t->line_ptrs);
 }
 
 static int tables_init(encoder_tables *t)
@@ -309,33 +240,161 @@ static int tables_init(encoder_tables *t)
     return add_literal(t, "") == 0 ? 0 : -1;
 }
 
-/* Number of labels build_labels writes for `l`. */
-static size_t count_labels(const ss_labels *l)
-{
-    return (l->thread_id != 0) + (l->native_thread_id != 0) + (l->thread_name != 0) +
-           (l->exception_type != 0) + (l->lock_name != 0) + (l->class_name != 0) +
-           (l->task_name != 0) + (l->exception_message != 0);
-}
+
+/* One label of a row: key string index and either a number or a string index. */
+typedef struct row_label {
+    int64_t key;
+    uint32_t field;             /* LABEL_NUM or LABEL_STR */
+    uint64_t value;             /* the number, or the string index */
+} row_label;
 
 /* Labels of one row; returns how many were written into `out` (max LABEL_KEYS). */
-static size_t build_labels(encoder_tables *t, const ss_labels *l, Label *out, int64_t keys[LABEL_KEYS])
+static size_t row_labels(encoder_tables *t, const ss_labels *l, const int64_t keys[LABEL_KEYS],
+                         row_label out[LABEL_KEYS])
 {
     size_t n = 0;
-#define NUM_LABEL(field, k) \
-    if (l->field) { perftools__profiles__label__init(&out[n]); out[n].key = k; out[n].num = l->field; n++; }
-#define STR_LABEL(field, k) \
-    if (l->field) { perftools__profiles__label__init(&out[n]); out[n].key = k; out[n].str = string_ref(t, l->field); n++; }
-    NUM_LABEL(thread_id, keys[0])
-    NUM_LABEL(native_thread_id, keys[1])
-    STR_LABEL(thread_name, keys[2])
-    STR_LABEL(exception_type, keys[3])
-    STR_LABEL(lock_name, keys[4])
-    STR_LABEL(class_name, keys[5])
-    STR_LABEL(task_name, keys[6])
-    STR_LABEL(exception_message, keys[7])
+#define NUM_LABEL(field_, k) \
+    if (l->field_) out[n++] = (row_label){keys[k], LABEL_NUM, (uint64_t)l->field_};
+#define STR_LABEL(field_, k) \
+    if (l->field_) out[n++] = (row_label){keys[k], LABEL_STR, (uint64_t)string_ref(t, l->field_)};
+    NUM_LABEL(thread_id, 0)
+    NUM_LABEL(native_thread_id, 1)
+    STR_LABEL(thread_name, 2)
+    STR_LABEL(exception_type, 3)
+    STR_LABEL(lock_name, 4)
+    STR_LABEL(class_name, 5)
+    STR_LABEL(task_name, 6)
+    STR_LABEL(exception_message, 7)
 #undef NUM_LABEL
 #undef STR_LABEL
     return n;
+}
+
+static size_t label_body_size(const row_label *l)
+{
+    return ss_uint_field_size((uint64_t)l->key) + ss_uint_field_size(l->value);
+}
+
+/* A ValueType message {type, unit} as `field` of Profile. */
+static int put_value_type(ss_bytes *raw, uint32_t field, int64_t type, int64_t unit)
+{
+    if (ss_bytes_reserve(raw, 32))
+        return -1;
+    size_t body = ss_uint_field_size((uint64_t)type) + ss_uint_field_size((uint64_t)unit);
+    unsigned char *p = ss_put_len_header(raw->data + raw->len, field, body);
+    p = ss_put_uint_field(p, VALUE_TYPE_TYPE, (uint64_t)type);
+    p = ss_put_uint_field(p, VALUE_TYPE_UNIT, (uint64_t)unit);
+    raw->len = (size_t)(p - raw->data);
+    return 0;
+}
+
+/* One Sample message: packed location ids, packed values, labels. */
+static int put_sample(ss_bytes *raw, const uint64_t *loc_ids, size_t nlocs, const int64_t *values,
+                      size_t ncols, const row_label *labels, size_t nlabels)
+{
+    size_t locs_size = 0, values_size = 0, body = 0;
+    for (size_t i = 0; i < nlocs; i++)
+        locs_size += ss_varint_size(loc_ids[i]);
+    for (size_t c = 0; c < ncols; c++)
+        values_size += ss_varint_size((uint64_t)values[c]);
+    if (nlocs)
+        body += 1 + ss_varint_size(locs_size) + locs_size;
+    body += 1 + ss_varint_size(values_size) + values_size;
+    for (size_t i = 0; i < nlabels; i++) {
+        size_t lb = label_body_size(&labels[i]);
+        body += 1 + ss_varint_size(lb) + lb;
+    }
+    if (ss_bytes_reserve(raw, 1 + 10 + body))
+        return -1;
+    unsigned char *p = ss_put_len_header(raw->data + raw->len, PROFILE_SAMPLE, body);
+    if (nlocs) {
+        p = ss_put_len_header(p, SAMPLE_LOCATION_ID, locs_size);
+        for (size_t i = 0; i < nlocs; i++)
+            p = ss_put_varint(p, loc_ids[i]);
+    }
+    p = ss_put_len_header(p, SAMPLE_VALUE, values_size);
+    for (size_t c = 0; c < ncols; c++)
+        p = ss_put_varint(p, (uint64_t)values[c]);
+    for (size_t i = 0; i < nlabels; i++) {
+        p = ss_put_len_header(p, SAMPLE_LABEL, label_body_size(&labels[i]));
+        p = ss_put_uint_field(p, LABEL_KEY, (uint64_t)labels[i].key);
+        p = ss_put_uint_field(p, labels[i].field, labels[i].value);
+    }
+    raw->len = (size_t)(p - raw->data);
+    return 0;
+}
+
+/* Every Location {id, line {function_id, line}}, by id. */
+static int put_locations(ss_bytes *raw, const encoder_tables *t)
+{
+    for (size_t i = 0; i < t->nlocations; i++) {
+        if (ss_bytes_reserve(raw, 64))
+            return -1;
+        uint64_t fid = t->location_list[i] >> 32;
+        /* Lines are int32 in the stack and int64 in pprof: sign-extend. */
+        uint64_t line = (uint64_t)(int64_t)(int32_t)(uint32_t)t->location_list[i];
+        size_t line_body = ss_uint_field_size(fid) + ss_uint_field_size(line);
+        size_t body = ss_uint_field_size(i + 1) + 1 + ss_varint_size(line_body) + line_body;
+        unsigned char *p = ss_put_len_header(raw->data + raw->len, PROFILE_LOCATION, body);
+        p = ss_put_uint_field(p, LOCATION_ID, i + 1);
+        p = ss_put_len_header(p, LOCATION_LINE, line_body);
+        p = ss_put_uint_field(p, LINE_FUNCTION_ID, fid);
+        p = ss_put_uint_field(p, LINE_LINE, line);
+        raw->len = (size_t)(p - raw->data);
+    }
+    return 0;
+}
+
+/* Every Function {id, name, filename, start_line}, by id. No system_name:
+ * pprof demangles it and names `<module>`, `<main>` and "block (2 levels)
+ * in <main>" all `<unknown>` (then merges them). */
+static int put_functions(ss_bytes *raw, encoder_tables *t)
+{
+    for (size_t i = 0; i < t->nfunctions; i++) {
+        if (ss_bytes_reserve(raw, 64))
+            return -1;
+        ss_function_info info = ss_function_at(t->function_ids[i]);
+        uint64_t name = (uint64_t)string_ref(t, info.name);
+        uint64_t filename = (uint64_t)string_ref(t, info.filename);
+        uint64_t start = (uint64_t)(int64_t)info.start_line;
+        size_t body = ss_uint_field_size(i + 1) + ss_uint_field_size(name) +
+                      ss_uint_field_size(filename) + ss_uint_field_size(start);
+        unsigned char *p = ss_put_len_header(raw->data + raw->len, PROFILE_FUNCTION, body);
+        p = ss_put_uint_field(p, FUNCTION_ID, i + 1);
+        p = ss_put_uint_field(p, FUNCTION_NAME, name);
+        p = ss_put_uint_field(p, FUNCTION_FILENAME, filename);
+        p = ss_put_uint_field(p, FUNCTION_START_LINE, start);
+        raw->len = (size_t)(p - raw->data);
+    }
+    return 0;
+}
+
+static int put_strings(ss_bytes *raw, const encoder_tables *t)
+{
+    for (size_t i = 0; i < t->nstrings; i++) {
+        size_t len = strlen(t->strings[i]);
+        if (ss_bytes_reserve(raw, 11 + len))
+            return -1;
+        unsigned char *p = ss_put_len_header(raw->data + raw->len, PROFILE_STRING_TABLE, len);
+        memcpy(p, t->strings[i], len);
+        raw->len = (size_t)(p + len - raw->data);
+    }
+    return 0;
+}
+
+/* The Profile's scalar fields. */
+static int put_scalars(ss_bytes *raw, uint64_t time_nanos, uint64_t duration_nanos, uint64_t period,
+                       uint64_t default_sample_type)
+{
+    if (ss_bytes_reserve(raw, 4 * 11))
+        return -1;
+    unsigned char *p = raw->data + raw->len;
+    p = ss_put_uint_field(p, PROFILE_TIME_NANOS, time_nanos);
+    p = ss_put_uint_field(p, PROFILE_DURATION_NANOS, duration_nanos);
+    p = ss_put_uint_field(p, PROFILE_PERIOD, period);
+    p = ss_put_uint_field(p, PROFILE_DEFAULT_SAMPLE_TYPE, default_sample_type);
+    raw->len = (size_t)(p - raw->data);
+    return 0;
 }
 
 int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t period_ns,
@@ -344,20 +403,15 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     int64_t t0 = ss_self_cpu_ns();
     int rc = -1;
     encoder_tables t;
-    Sample *samples = NULL;
-    Sample **sample_ptrs = NULL;
-    uint64_t *location_ids = NULL;
-    int64_t *values = NULL;
-    Label *labels = NULL;
-    Label **label_ptrs = NULL;
-    ValueType vtypes[SS_VALUE_KINDS];
-    ValueType *vtype_ptrs[SS_VALUE_KINDS];
-    ValueType period_type;
-    uint8_t *packed = NULL;
-    size_t samples_bytes = 0, sample_ptrs_bytes = 0, location_ids_bytes = 0, values_bytes = 0,
-           labels_bytes = 0, label_ptrs_bytes = 0, packed_bytes = 0;
+    ss_bytes raw = {0};
+    uint64_t *loc_ids = NULL;
+    size_t loc_ids_bytes = 0, nsamples = 0;
 
     if (tables_init(&t) != 0)
+        goto done;
+    /* Rough size: ~130 bytes a row at 17 frames; reserved up front so the
+     * buffer grows by doubling a few times at most. */
+    if (ss_bytes_reserve(&raw, 4096 + (size_t)buf->nrows * 64 + (size_t)buf->nframes * 2))
         goto done;
 
     size_t ncols = 0;
@@ -365,10 +419,9 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
     for (int k = 0; k < SS_VALUE_KINDS; k++) {
         if (!(mask & SS_MASK(k)))
             continue;
-        perftools__profiles__value_type__init(&vtypes[ncols]);
-        vtypes[ncols].type = add_literal(&t, value_types[k][0]);
-        vtypes[ncols].unit = add_literal(&t, value_types[k][1]);
-        vtype_ptrs[ncols] = &vtypes[ncols];
+        int64_t type = add_literal(&t, value_types[k][0]), unit = add_literal(&t, value_types[k][1]);
+        if (type < 0 || unit < 0 || put_value_type(&raw, PROFILE_SAMPLE_TYPE, type, unit))
+            goto done;
         cols[ncols++] = k;
     }
     int64_t label_keys[LABEL_KEYS] = {
@@ -378,108 +431,65 @@ int ss_pprof_encode(const ss_profile_buffer *buf, ss_value_mask mask, int64_t pe
         add_literal(&t, "task name"), add_literal(&t, "exception message"),
     };
 
-    size_t nrows = buf->nrows;
-    samples_bytes = (nrows + 1) * sizeof *samples;
-    sample_ptrs_bytes = (nrows + 1) * sizeof *sample_ptrs;
-    location_ids_bytes = ((size_t)buf->nframes + 1) * sizeof *location_ids;
-    values_bytes = (nrows + 1) * (ncols + 1) * sizeof *values;
-    /* Labels: exactly as many as the rows carry (most carry three). */
-    size_t nlabels_total = 1;
-    for (size_t r = 0; r < nrows; r++)
-        nlabels_total += count_labels(&buf->rows[r].labels);
-    labels_bytes = nlabels_total * sizeof *labels;
-    label_ptrs_bytes = nlabels_total * sizeof *label_ptrs;
-    samples = ss_big_alloc(samples_bytes);
-    sample_ptrs = ss_big_alloc(sample_ptrs_bytes);
-    location_ids = ss_big_alloc(location_ids_bytes);
-    values = ss_big_alloc(values_bytes);
-    labels = ss_big_alloc(labels_bytes);
-    label_ptrs = ss_big_alloc(label_ptrs_bytes);
-    if (!samples || !sample_ptrs || !location_ids || !values || !labels || !label_ptrs)
+    uint32_t max_frames = 1;
+    for (size_t r = 0; r < buf->nrows; r++)
+        if (buf->rows[r].nframes > max_frames)
+            max_frames = buf->rows[r].nframes;
+    loc_ids_bytes = (size_t)max_frames * sizeof *loc_ids;
+    loc_ids = ss_big_alloc(loc_ids_bytes);
+    if (!loc_ids)
         goto done;
 
-    size_t nsamples = 0, nlocs_used = 0, nlabels_used = 0;
-    for (size_t r = 0; r < nrows; r++) {
+    for (size_t r = 0; r < buf->nrows; r++) {
         const ss_sample_row *row = &buf->rows[r];
+        int64_t values[SS_VALUE_KINDS];
         int any = 0;
-        for (size_t c = 0; c < ncols; c++)
-            any |= row->values[cols[c]] != 0;
+        for (size_t c = 0; c < ncols; c++) {
+            values[c] = row->values[cols[c]];
+            any |= values[c] != 0;
+        }
         if (!any)
             continue;
-        Sample *s = &samples[nsamples];
-        perftools__profiles__sample__init(s);
-        s->location_id = &location_ids[nlocs_used];
+        size_t nlocs = 0;
         for (uint32_t f = 0; f < row->nframes; f++) {
             uint64_t id = location_ref(&t, buf->frames[row->frames_offset + f]);
             if (id)
-                location_ids[nlocs_used + s->n_location_id++] = id;
+                loc_ids[nlocs++] = id;
         }
-        nlocs_used += s->n_location_id;
-        s->value = &values[nsamples * ncols];
-        s->n_value = ncols;
-        for (size_t c = 0; c < ncols; c++)
-            s->value[c] = row->values[cols[c]];
-        Label *lab = &labels[nlabels_used];
-        s->n_label = build_labels(&t, &row->labels, lab, label_keys);
-        s->label = &label_ptrs[nlabels_used];
-        for (size_t i = 0; i < s->n_label; i++)
-            s->label[i] = &lab[i];
-        nlabels_used += s->n_label;
-        sample_ptrs[nsamples++] = s;
+        row_label labels[LABEL_KEYS];
+        size_t nlabels = row_labels(&t, &row->labels, label_keys, labels);
+        if (put_sample(&raw, loc_ids, nlocs, values, ncols, labels, nlabels))
+            goto done;
+        nsamples++;
     }
 
-    if (finish_tables(&t) != 0)
+    int64_t period_type = add_literal(&t, "wall-time"), period_unit = add_literal(&t, "nanoseconds");
+    int64_t default_type = (mask & SS_MASK(SS_CPU_TIME)) ? add_literal(&t, "cpu-time") : 0;
+    uint64_t duration = buf->end_ns > buf->start_ns ? (uint64_t)(buf->end_ns - buf->start_ns) : 0;
+    if (period_type < 0 || period_unit < 0 || default_type < 0 || put_locations(&raw, &t) ||
+        put_functions(&raw, &t) ||
+        put_value_type(&raw, PROFILE_PERIOD_TYPE, period_type, period_unit) ||
+        put_scalars(&raw, (uint64_t)buf->start_ns, duration, (uint64_t)period_ns, (uint64_t)default_type) ||
+        put_strings(&raw, &t))   /* last: put_functions adds the function names */
         goto done;
-    Profile profile;
-    perftools__profiles__profile__init(&profile);
-    profile.n_sample_type = ncols;
-    profile.sample_type = vtype_ptrs;
-    profile.n_sample = nsamples;
-    profile.sample = sample_ptrs;
-    profile.n_location = t.nlocations;
-    profile.location = t.location_ptrs;
-    profile.n_function = t.nfunctions;
-    profile.function = t.function_ptrs;
-    profile.time_nanos = buf->start_ns;
-    profile.duration_nanos = buf->end_ns > buf->start_ns ? buf->end_ns - buf->start_ns : 0;
-    perftools__profiles__value_type__init(&period_type);
-    period_type.type = add_literal(&t, "wall-time");
-    period_type.unit = add_literal(&t, "nanoseconds");
-    profile.period_type = &period_type;
-    profile.period = period_ns;
-    if (mask & SS_MASK(SS_CPU_TIME))
-        profile.default_sample_type = add_literal(&t, "cpu-time");
-    profile.n_string_table = t.nstrings;
-    profile.string_table = t.strings;
 
-    size_t raw = perftools__profiles__profile__get_packed_size(&profile);
-    packed_bytes = raw ? raw : 1;
-    packed = ss_big_alloc(packed_bytes);
-    if (!packed)
-        goto done;
-    perftools__profiles__profile__pack(&profile, packed);
     out->len = 0;
-    if (ss_gzip(packed, raw, out) != 0)
+    if (ss_gzip(raw.data, raw.len, out) != 0)
         goto done;
     if (stats) {
         stats->samples = (uint32_t)nsamples;
         stats->locations = (uint32_t)t.nlocations;
         stats->functions = (uint32_t)t.nfunctions;
         stats->strings = (uint32_t)t.nstrings;
-        stats->raw_bytes = raw;
+        stats->raw_bytes = raw.len;
         stats->gzip_bytes = out->len;
     }
     rc = 0;
 done:
     if (rc != 0)
         ss_log_once(SS_LOG_WARNING, "encode", "stacksight: could not encode a profile (out of memory); this period is lost");
-    ss_big_free(packed, packed_bytes);
-    ss_big_free(samples, samples_bytes);
-    ss_big_free(sample_ptrs, sample_ptrs_bytes);
-    ss_big_free(location_ids, location_ids_bytes);
-    ss_big_free(values, values_bytes);
-    ss_big_free(labels, labels_bytes);
-    ss_big_free(label_ptrs, label_ptrs_bytes);
+    ss_bytes_free(&raw);
+    ss_big_free(loc_ids, loc_ids_bytes);
     tables_free(&t);
     if (stats)
         stats->encode_ns = ss_self_cpu_ns() - t0;

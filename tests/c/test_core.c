@@ -360,12 +360,46 @@ static void test_sampling_intervals(void)
     CHECK(u > 0.0 && u <= 1.0);
 }
 
+/* Both compressors (libdeflate when built with it, and the zlib fallback)
+ * write a gzip stream zlib inflates back to the input, appended after what
+ * the output buffer already holds. */
+static void test_gzip(void)
+{
+    size_t n = 300000;
+    unsigned char *in = malloc(n), *back = malloc(n);
+    uint32_t x = 1;
+    for (size_t i = 0; i < n; i++) {   /* compressible but not constant */
+        x = x * 1103515245u + 12345u;
+        in[i] = (unsigned char)("pprof"[i % 5] + ((x >> 16) & 3));
+    }
+    int (*const gz[2])(const void *, size_t, ss_bytes *) = {ss_gzip, ss_gzip_zlib};
+    for (int k = 0; k < 2; k++) {
+        ss_bytes out = {0};
+        CHECK(ss_bytes_append(&out, "ab", 2) == 0);
+        CHECK(gz[k](in, n, &out) == 0);
+        CHECK(out.len > 2 && out.len < n / 2 && out.data[2] == 0x1f && out.data[3] == 0x8b);
+        z_stream zs = {0};
+        inflateInit2(&zs, 15 + 16);
+        zs.next_in = out.data + 2;
+        zs.avail_in = (uInt)(out.len - 2);
+        zs.next_out = back;
+        zs.avail_out = (uInt)n;
+        CHECK(inflate(&zs, Z_FINISH) == Z_STREAM_END && zs.total_out == n);
+        inflateEnd(&zs);
+        CHECK(memcmp(in, back, n) == 0 && memcmp(out.data, "ab", 2) == 0);
+        ss_bytes_free(&out);
+    }
+    free(in);
+    free(back);
+}
+
 int main(void)
 {
     test_parsers();
     test_tags_and_env();
     test_interner();
     test_aggregator();
+    test_gzip();
     test_event_json();
     test_safe_read();
     test_thread_clock();
