@@ -173,7 +173,9 @@ class Explorer:
             declared = aggregate.default_type
             profile["pprof"] = aggregate.meta
         profile["lost"] = lost_samples(profile.get("event") or {})
-        profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
+        # Only a type with samples can be the default (an idle process's CPU is
+        # empty; its wall time is not).
+        profile["default_type"] = default_type([e["type"] for e in profile["totals"] if e["total"]], declared)
         return json_response(profile)
 
     def _graph_response(self, profile_ids: list[int], query, extra: dict, started: float) -> Response:
