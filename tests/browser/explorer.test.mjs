@@ -193,6 +193,33 @@ test("lost samples are flagged in the list and on the profile", async () => {
   assert.match(await page.textContent("#lost-notice"), /460 of 1,000 samples/);
 });
 
+test("the header's Download picks the attachment of a multi-attachment (Go) upload", async () => {
+  const page = await openPage(`/profiles/${server.ids.go}`);
+  await graphLoaded(page);
+  // The plain button gives the CPU profile, as gzip pprof (it came as zstd).
+  const main = await page.request.get(server.url + await page.getAttribute("#download-link", "href"));
+  assert.deepEqual([...(await main.body()).subarray(0, 2)], [0x1f, 0x8b]);
+  assert.match(main.headers()["content-disposition"], /cpu\.pprof/);
+  await page.click("#download-picker summary");
+  const items = await page.$$eval("#download-menu a", (links) => links.map((a) => [a.textContent, a.getAttribute("href")]));
+  assert.deepEqual(items.map(([text]) => text.split(" · ")[0]),
+    ["delta-mutex.pprof", "delta-mutex.pprof", "cpu.pprof (default)", "cpu.pprof", "go.trace"]);
+  assert.ok(await page.isVisible("#download-menu a[data-attachment='go.trace']"));
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-menu a[data-attachment='go.trace']")]);
+  const { readFile } = await import("node:fs/promises");
+  const trace = await readFile(await download.path());
+  assert.ok(trace.subarray(0, 13).toString() === "go 1.23 trace" && trace.length === 16 + 256, `go.trace: ${trace.length} bytes`);
+  const mutex = await page.request.get(server.url + items[0][1]);
+  assert.deepEqual([...(await mutex.body()).subarray(0, 2)], [0x1f, 0x8b]);
+  const received = await page.request.get(server.url + items[1][1]);
+  assert.deepEqual([...(await received.body()).subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+  // One attachment: no picker.
+  const single = await openPage(`/profiles/${server.ids.lossy}`);
+  await graphLoaded(single);
+  assert.ok(await single.isHidden("#download-picker"));
+  assert.deepEqual(page.errors, []);
+});
+
 test("merged heap snapshots are the latest per process, and say so", async () => {
   const page = await openPage(`/merged?service=heapy&type=heap-space`);
   await graphLoaded(page);
