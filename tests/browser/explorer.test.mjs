@@ -290,6 +290,33 @@ test("compare two versions from the list: a differential flame graph, its toolti
   assert.deepEqual(list.errors, []);
 });
 
+test("compare side by side: each side's own flame graph next to the differential one", async () => {
+  const page = await openPage("/compare?service=compare-py&a.version=1&b.version=2&type=cpu-time");
+  await graphLoaded(page);
+  assert.ok(await page.isHidden("#side-by-side"));
+  await page.click("#layout-side");
+  await graphLoaded(page, 2);
+  assert.equal(new URL(page.url()).searchParams.get("layout"), "side");
+  assert.ok(await page.isHidden("#flamegraph") && await page.isVisible("#flamegraph-a") && await page.isVisible("#flamegraph-b"));
+  // Each side drawn from its own merge, widths its own shares.
+  const drawn = async (name, side) => (await frames(page, name, side)).length;
+  assert.deepEqual([await drawn("legacy_format", "sideA"), await drawn("render_v2", "sideA")], [1, 0]);
+  assert.deepEqual([await drawn("legacy_format", "sideB"), await drawn("render_v2", "sideB")], [0, 1]);
+  assert.equal(Number(await page.getAttribute("#flamegraph-a", "data-total")), 1000);
+  const width = await page.evaluate(() => document.getElementById("flamegraph-b").clientWidth);
+  const render = (await frames(page, "render_v2", "sideB"))[0];
+  assert.ok(Math.abs(render.width / width - 0.6) < 0.01, `render_v2 is ${render.width} of ${width}`);
+  assert.match(await page.textContent("#side-a-title"), /A: 1 profile \(version=1\) · CPU/);
+  // The layout is kept in the URL; a type only one side has says so for the other.
+  const reloaded = await openPage(new URL(page.url()).pathname + new URL(page.url()).search);
+  await graphLoaded(reloaded);
+  assert.ok(await reloaded.isVisible("#flamegraph-b"));
+  await page.click("#layout-side");
+  await graphLoaded(page, 3);
+  assert.ok(await page.isVisible("#flamegraph") && await page.isHidden("#side-by-side"));
+  assert.deepEqual(page.errors, []);
+});
+
 test("compare a time range with the period before it", async () => {
   const [from, to] = server.ids.metered_range;
   const middle = (from + to) / 2;
