@@ -193,6 +193,33 @@ test("lost samples are flagged in the list and on the profile", async () => {
   assert.match(await page.textContent("#lost-notice"), /460 of 1,000 samples/);
 });
 
+test("the header's Download picks the attachment of a multi-attachment (Go) upload", async () => {
+  const page = await openPage(`/profiles/${server.ids.go}`);
+  await graphLoaded(page);
+  // The plain button gives the CPU profile, as gzip pprof (it came as zstd).
+  const main = await page.request.get(server.url + await page.getAttribute("#download-link", "href"));
+  assert.deepEqual([...(await main.body()).subarray(0, 2)], [0x1f, 0x8b]);
+  assert.match(main.headers()["content-disposition"], /cpu\.pprof/);
+  await page.click("#download-picker summary");
+  const items = await page.$$eval("#download-menu a", (links) => links.map((a) => [a.textContent, a.getAttribute("href")]));
+  assert.deepEqual(items.map(([text]) => text.split(" · ")[0]),
+    ["delta-mutex.pprof", "delta-mutex.pprof", "cpu.pprof (default)", "cpu.pprof", "go.trace"]);
+  assert.ok(await page.isVisible("#download-menu a[data-attachment='go.trace']"));
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-menu a[data-attachment='go.trace']")]);
+  const { readFile } = await import("node:fs/promises");
+  const trace = await readFile(await download.path());
+  assert.ok(trace.subarray(0, 13).toString() === "go 1.23 trace" && trace.length === 16 + 256, `go.trace: ${trace.length} bytes`);
+  const mutex = await page.request.get(server.url + items[0][1]);
+  assert.deepEqual([...(await mutex.body()).subarray(0, 2)], [0x1f, 0x8b]);
+  const received = await page.request.get(server.url + items[1][1]);
+  assert.deepEqual([...(await received.body()).subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+  // One attachment: no picker.
+  const single = await openPage(`/profiles/${server.ids.lossy}`);
+  await graphLoaded(single);
+  assert.ok(await single.isHidden("#download-picker"));
+  assert.deepEqual(page.errors, []);
+});
+
 test("merged heap snapshots are the latest per process, and say so", async () => {
   const page = await openPage(`/merged?service=heapy&type=heap-space`);
   await graphLoaded(page);
@@ -261,6 +288,33 @@ test("compare two versions from the list: a differential flame graph, its toolti
   assert.match(firstRow, /render_v2.*\+60 pts/);
   assert.match(await list.textContent("#legend"), /larger share in B/);
   assert.deepEqual(list.errors, []);
+});
+
+test("compare side by side: each side's own flame graph next to the differential one", async () => {
+  const page = await openPage("/compare?service=compare-py&a.version=1&b.version=2&type=cpu-time");
+  await graphLoaded(page);
+  assert.ok(await page.isHidden("#side-by-side"));
+  await page.click("#layout-side");
+  await graphLoaded(page, 2);
+  assert.equal(new URL(page.url()).searchParams.get("layout"), "side");
+  assert.ok(await page.isHidden("#flamegraph") && await page.isVisible("#flamegraph-a") && await page.isVisible("#flamegraph-b"));
+  // Each side drawn from its own merge, widths its own shares.
+  const drawn = async (name, side) => (await frames(page, name, side)).length;
+  assert.deepEqual([await drawn("legacy_format", "sideA"), await drawn("render_v2", "sideA")], [1, 0]);
+  assert.deepEqual([await drawn("legacy_format", "sideB"), await drawn("render_v2", "sideB")], [0, 1]);
+  assert.equal(Number(await page.getAttribute("#flamegraph-a", "data-total")), 1000);
+  const width = await page.evaluate(() => document.getElementById("flamegraph-b").clientWidth);
+  const render = (await frames(page, "render_v2", "sideB"))[0];
+  assert.ok(Math.abs(render.width / width - 0.6) < 0.01, `render_v2 is ${render.width} of ${width}`);
+  assert.match(await page.textContent("#side-a-title"), /A: 1 profile \(version=1\) · CPU/);
+  // The layout is kept in the URL; a type only one side has says so for the other.
+  const reloaded = await openPage(new URL(page.url()).pathname + new URL(page.url()).search);
+  await graphLoaded(reloaded);
+  assert.ok(await reloaded.isVisible("#flamegraph-b"));
+  await page.click("#layout-side");
+  await graphLoaded(page, 3);
+  assert.ok(await page.isVisible("#flamegraph") && await page.isHidden("#side-by-side"));
+  assert.deepEqual(page.errors, []);
 });
 
 test("compare a time range with the period before it", async () => {

@@ -3,7 +3,8 @@
 Starts the server on a free loopback port with a fresh database and fills it
 with: real uploads from the project's own Python profiler (a short profiled
 program with CPU, wall, exceptions and a lock; and from the Ruby gem when its
-extension is built), the generated 14,000-stack profile, an upload whose
+extension is built), the generated 14,000-stack profile, a Go-style upload of
+several attachments, an upload whose
 profiler dropped 46 % of its samples, heap snapshots of two processes to
 merge, a small profile with exception and lock labels, two versions of one
 service to compare, and a service profiled on two hosts over ten minutes
@@ -82,6 +83,9 @@ x += checkout_total(2000) while Process.clock_gettime(Process::CLOCK_MONOTONIC) 
 """
 
 
+GO_TRACE_BYTES = b"go 1.23 trace\x00\x00\x00" + bytes(range(256))
+
+
 def _env(url: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "STACKSIGHT_"))}
     env["PYTHONPATH"] = os.path.join(REPO, "ext")
@@ -136,6 +140,22 @@ def generated_uploads(url: str) -> dict:
     status, _, answer = post_upload(url, body, content_type)
     assert status == 200, answer
     ids["lossy"] = json.loads(answer)["id"]
+    # A Go-style upload: several profiles (zstd, Go's type names) and an
+    # execution trace serve does not read.
+    go_cpu = pprof_pb.build_profile([("samples", "count"), ("cpu", "nanoseconds")],
+                                    [(["main.main", "main.hot"], [90, 900_000_000])])
+    go_mutex = pprof_pb.build_profile([("contentions", "count"), ("delay", "nanoseconds")],
+                                      [(["main.main", "sync.(*Mutex).Lock"], [3, 5_000_000])])
+    parts = [("delta-mutex.pprof", pprof_pb.encode_profile(go_mutex, "zstd")),
+             ("cpu.pprof", pprof_pb.encode_profile(go_cpu, "zstd")), ("go.trace", GO_TRACE_BYTES)]
+    event = make_event({"service": "go-svc", "env": "prod", "runtime": "go"}, start, start + 60 * SECOND_NS,
+                       attachments=[name for name, _ in parts])
+    body, content_type = encode_multipart(
+        [("event", "event.json", "application/json", json.dumps(event).encode())] +
+        [(name, name, "application/octet-stream", data) for name, data in parts])
+    status, _, answer = post_upload(url, body, content_type)
+    assert status == 200, answer
+    ids["go"] = json.loads(answer)["id"]
     heap_types = [("alloc-space", "bytes"), ("heap-space", "bytes")]
     ids["heap"] = []
     for index, (process, live_mib) in enumerate([("a", 100), ("a", 150), ("a", 167), ("b", 60), ("b", 50)]):

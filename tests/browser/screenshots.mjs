@@ -61,6 +61,8 @@ try {
     await p.focus("#flame-search");
     for (let i = 0; i < 3; i++) await p.keyboard.press("Tab");
     for (let i = 0; i < 3; i++) await p.keyboard.press("ArrowDown"); } });
+  await shot("17-compare-side-by-side", `/compare?service=compare-py&a.version=1&b.version=2&type=cpu-time&layout=side`, { height: 700 });
+  await shot("16-download-picker", `/profiles/${server.ids.go}`, { height: 500, act: (p) => p.click("#download-picker summary") });
 } finally {
   await browser.close();
   fixture.stdin.end();

@@ -182,3 +182,25 @@ def test_answers_are_gzip_compressed_when_accepted(serve_server):
     assert status == 200 and headers.get("Content-Encoding") == "gzip"
     status, headers, _ = http_request(url, headers={"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in headers
+
+
+def test_types_zero_everywhere_are_not_offered(serve_server):
+    """ddtrace declares gpu-* types it never fills: the type switch offers
+    only types with samples, and the default is never an empty type."""
+    types = [("cpu-time", "nanoseconds"), ("wall-time", "nanoseconds"), ("gpu-time", "nanoseconds"),
+             ("gpu-space", "bytes")]
+    idle = pprof_pb.build_profile(types, [(["main", "sleep"], [0, 9_000, 0, 0])], default_sample_type="cpu-time")
+    idle_id = upload(serve_server.url, {**TAGS, "service": "gpu-free"}, profile_bytes=pprof_pb.encode_profile(idle))
+    base = f"{serve_server.url}/api/profiles/{idle_id}/flamegraph"
+    answer = get_json(base)
+    assert [entry["type"] for entry in answer["sample_types"]] == ["wall-time"]
+    assert answer["type"] == "wall-time" and answer["total"] == 9_000
+    assert get_json(f"{serve_server.url}/api/profiles/{idle_id}")["default_type"] == "wall-time"
+    asked = get_json(base + "?type=gpu-time")
+    assert asked["type"] == "wall-time" and "no 'gpu-time' samples" in asked["type_notice"]
+    # A type with samples in one merged profile is offered for the merge.
+    busy = pprof_pb.build_profile(types, [(["main", "train"], [5_000, 6_000, 7_000, 0])])
+    upload(serve_server.url, {**TAGS, "service": "gpu-free"}, profile_bytes=pprof_pb.encode_profile(busy))
+    merged = get_json(f"{serve_server.url}/api/merged?service=gpu-free&type=gpu-time")
+    assert [entry["type"] for entry in merged["sample_types"]] == ["cpu-time", "wall-time", "gpu-time"]
+    assert merged["type"] == "gpu-time" and merged["total"] == 7_000

@@ -32,6 +32,18 @@ class Download:
     converted: bool  # True when they were re-compressed from what was received
 
 
+def default_download(attachments: list[dict]) -> str | None:
+    """The attachment a Download without ``?attachment=`` gives: the CPU
+    profile of a multi-profile upload (Go's ``cpu.pprof``), else the first
+    pprof, else the first attachment.  ``attachments`` in upload order."""
+    profiles = [a for a in attachments if a["kind"] == KIND_PPROF]
+    for attachment in profiles:
+        if attachment["name"].lower().startswith("cpu"):
+            return attachment["name"]
+    chosen = profiles or attachments
+    return chosen[0]["name"] if chosen else None
+
+
 def download_form(query: dict[str, list[str]]) -> str:
     form = query.get("as", ["pprof"])[0]
     if form not in DOWNLOAD_FORMS:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .aggregate_cache import AggregateCache
 from .aggregate_warmer import AggregateWarmer
-from .downloads import DownloadError, download_form, prepare_download
+from .downloads import DownloadError, default_download, download_form, prepare_download
 from .filters import INT64_LIMIT, FilterError, ProfileFilter
 from .graph_views import GraphViews
 from .lost_samples import lost_samples
@@ -172,8 +172,11 @@ class Explorer:
         if aggregate is not None:
             declared = aggregate.default_type
             profile["pprof"] = aggregate.meta
+        profile["download_default"] = default_download(profile["attachments"])
         profile["lost"] = lost_samples(profile.get("event") or {})
-        profile["default_type"] = default_type([e["type"] for e in profile["totals"]], declared)
+        # Only a type with samples can be the default (an idle process's CPU is
+        # empty; its wall time is not).
+        profile["default_type"] = default_type([e["type"] for e in profile["totals"] if e["total"]], declared)
         return json_response(profile)
 
     def _graph_response(self, profile_ids: list[int], query, extra: dict, started: float) -> Response:
@@ -228,11 +231,13 @@ class Explorer:
             form = download_form(query)
         except DownloadError as error:
             return error_response(400, str(error))
-        attachment = self.store.get_attachment(profile_id, name)
+        summary = self.store.get_profile(profile_id) or {}
+        if name is None:
+            name = default_download(summary.get("attachments") or [])
+        attachment = self.store.get_attachment(profile_id, name) if name is not None else None
         if attachment is None:
             return error_response(404, f"profile {profile_id} has no such attachment")
         download = prepare_download(attachment, form)
-        summary = self.store.get_profile(profile_id) or {}
         filename = _safe_filename(f"{summary.get('service') or 'profile'}-{profile_id}-{attachment['name']}")
         return Response(200, "application/octet-stream", download.data, {
             "Content-Disposition": f'attachment; filename="{filename}"',

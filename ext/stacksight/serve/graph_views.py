@@ -47,9 +47,15 @@ def _int(query, name: str, default: int, low: int, high: int) -> int:
 
 
 def sample_type_entries(aggregates) -> list[dict]:
+    """The types the type switch offers: those with a sample somewhere in
+    ``aggregates``.  A type that is zero in every profile (ddtrace declares
+    six ``gpu-*`` types it fills only on GPU machines) has nothing to draw."""
+    filled = {type_name for aggregate in aggregates for type_name, total in aggregate.totals.items() if total}
     seen: dict[str, dict] = {}
     for aggregate in aggregates:
         for type_name, unit in aggregate.types:
+            if type_name not in filled:
+                continue
             seen.setdefault(type_name, {"type": type_name, "unit": unit, "display": display_name(type_name, unit),
                                         "total": 0, "snapshot": type_name in SNAPSHOT_TYPES})
     for type_name, entry in seen.items():

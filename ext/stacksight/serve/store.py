@@ -307,17 +307,12 @@ class ProfileStore:
         profile["attachments"] = [dict(a) for a in attachments]
         return profile
 
-    def get_attachment(self, profile_id: int, name: str | None = None) -> dict | None:
-        """One attachment with its bytes; without a name, the CPU profile of a
-        multi-profile upload (Go's cpu.pprof), else the first profile."""
+    def get_attachment(self, profile_id: int, name: str) -> dict | None:
+        """One attachment with its bytes (downloads.default_download names the
+        one a Download without a name gives)."""
         with self._reader() as db:
-            if name is None:
-                row = db.execute("SELECT name, kind, encoding, data FROM attachments WHERE profile_id = ?"
-                                 " AND kind = ? ORDER BY name LIKE 'cpu%' DESC, position LIMIT 1",
-                                 (profile_id, KIND_PPROF)).fetchone()
-            else:
-                row = db.execute("SELECT name, kind, encoding, data FROM attachments WHERE profile_id = ?"
-                                 " AND name = ?", (profile_id, name)).fetchone()
+            row = db.execute("SELECT name, kind, encoding, data FROM attachments WHERE profile_id = ?"
+                             " AND name = ?", (profile_id, name)).fetchone()
         return dict(row) if row else None
 
     def pprof_attachments(self, profile_id: int) -> list[tuple[str, bytes]]:

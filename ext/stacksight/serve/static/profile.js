@@ -57,7 +57,32 @@
     const link = document.getElementById("download-link");
     link.href = `/api/profiles/${detail.id}/download`;
     link.setAttribute("download", "");
+    link.title = detail.download_default ? `download ${detail.download_default}` : "";
     link.hidden = false;
+    renderDownloadPicker();
+  }
+
+  // A multi-attachment upload (Go: cpu, heap, mutex, block, goroutines,
+  // go.trace) lets the header's Download pick the attachment; a zstd pprof
+  // goes out as gzip pprof, and also as received.
+  function renderDownloadPicker() {
+    const attachments = detail.attachments || [];
+    if (attachments.length < 2) return;
+    const base = `/api/profiles/${detail.id}/download?attachment=`;
+    const items = [];
+    for (const a of attachments) {
+      const href = base + encodeURIComponent(a.name);
+      const zstdPprof = a.kind === "pprof" && a.encoding === "zstd";
+      items.push(el("a", { href, download: "", role: "menuitem", class: "download-item", "data-attachment": a.name,
+        text: `${a.name}${a.name === detail.download_default ? " (default)" : ""} · ` +
+          `${a.kind}${zstdPprof ? ", as gzip" : ", " + a.encoding}, ${stacksight.formatBytes(a.size)}` }));
+      if (zstdPprof) {
+        items.push(el("a", { href: href + "&as=received", download: "", role: "menuitem", class: "download-item",
+          text: `${a.name} · as received (zstd)` }));
+      }
+    }
+    document.getElementById("download-menu").replaceChildren(...items);
+    document.getElementById("download-picker").hidden = false;
   }
 
   // The profile before this one of the same service, env and host: the

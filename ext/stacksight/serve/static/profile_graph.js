@@ -42,7 +42,53 @@ const profileGraph = (() => {
       if (extra.focus) params.set("focus", String(extra.focus));
       return (compare ? "/api/diff?" : merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
     }
-    const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom", "max_nodes"];
+    const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom", "max_nodes", "layout"];
+
+    // Side by side (compare, ?layout=side): each side merged on its own, as
+    // /api/merged merges it: its keys without the a./b. prefix plus the
+    // shared ones, with the graph's own type, thread, group and view.
+    const sides = compare ? { a: new FlameGraph(document.getElementById("flamegraph-a"), tooltip, {}),
+                              b: new FlameGraph(document.getElementById("flamegraph-b"), tooltip, {}) } : {};
+    function sideUrl(side, type) {
+      const params = new URLSearchParams();
+      for (const [key, value] of pageParams) {
+        if (GRAPH_KEYS.includes(key)) continue;
+        if (/^[ab]\./.test(key)) { if (key[0] === side) params.append(key.slice(2), value); } else params.append(key, value);
+      }
+      const graph = new URL(apiUrl(), location.origin).searchParams;
+      for (const key of ["thread", "group", "max_nodes", "view", "function", "file"]) if (graph.get(key)) params.set(key, graph.get(key));
+      if (type) params.set("type", type);
+      return "/api/merged?" + params;
+    }
+    const sideBySide = () => compare && pageParams.get("layout") === "side";
+
+    async function loadSides(diffPayload) {
+      const on = sideBySide();
+      document.getElementById("side-by-side").hidden = !on;
+      document.getElementById("flamegraph").hidden = on;
+      const button = document.getElementById("layout-side");
+      button.classList.toggle("active", on);
+      button.textContent = on ? "Differential" : "Side by side";
+      if (!on) return;
+      const answers = await Promise.all(["a", "b"].map((side) => fetchAnswer(sideUrl(side, diffPayload.type))));
+      ["a", "b"].forEach((side, index) => {
+        const payload = answers[index];
+        const title = document.getElementById(`side-${side}-title`);
+        const filter = sideText(diffPayload.diff[side], payload.profile_ids);
+        const container = document.getElementById(`flamegraph-${side}`);
+        container.dataset.total = payload.total;
+        container.dataset.type = payload.type || "";
+        const empty = payload.type !== diffPayload.type || !payload.total;
+        container.hidden = empty;  // never another type's graph in its place
+        if (empty) {
+          title.textContent = `${side.toUpperCase()}: ${filter}: no ${diffPayload.display} samples`;
+          return;
+        }
+        title.textContent = `${side.toUpperCase()}: ${filter} · ${payload.display} ${formatValue(payload.total, payload.unit)}`;
+        sides[side].setData(payload, payload.unit);
+        sides[side].search(document.getElementById("flame-search").value);
+      });
+    }
 
     async function fetchAnswer(url) {
       if (answers.has(url)) return answers.get(url);
@@ -99,7 +145,8 @@ const profileGraph = (() => {
       if (payload.diff) {
         notes.push(el("div", { class: "notice diff-note", text:
           `Comparing B: ${sideText(payload.diff.b, payload.profile_ids)} with A: ${sideText(payload.diff.a, payload.base_profile_ids)}. ` +
-          `Widths add each side's share; red is a larger share in B, blue a smaller one.` }));
+          (sideBySide() ? "Each side's own flame graph, widths its own shares." :
+            "Widths add each side's share; red is a larger share in B, blue a smaller one.") }));
       }
       if (payload.type_notice) notes.push(el("div", { class: "notice", text: payload.type_notice }));
       if (payload.snapshot) {
@@ -114,6 +161,7 @@ const profileGraph = (() => {
       setPageParam("q", term);
       main.search(term);
       callers.search(term);
+      for (const graph of Object.values(sides)) if (graph.data) graph.search(term);
     }
 
     function show(payload) {
@@ -158,6 +206,10 @@ const profileGraph = (() => {
       document.getElementById("callers-panel").hidden = !sandwich;
       if (sandwich) callers.setData(callerPayload, callerPayload.unit);
       show(payload);
+      if (compare) {
+        try { await loadSides(payload); } catch (error) { showError(error); }
+        if (serial !== loadSerial) return;
+      }
       if (payload.functions) table.setData(payload.functions, payload.total, payload.unit);
       document.getElementById("legend").replaceChildren(...legendItems(payload));
       const zoom = Number(pageParams.get("zoom") || 0);
@@ -189,7 +241,7 @@ const profileGraph = (() => {
     }
 
     function legendItems(payload) {
-      if (payload.diff) {
+      if (payload.diff && !sideBySide()) {
         return [["diff-more", "larger share in B"], ["diff-less", "smaller share in B"], ["diff-same", "about the same"]]
           .map(([cls, text]) => el("span", { class: "legend-item" }, el("span", { class: "kind-dot " + cls }), text));
       }
@@ -220,6 +272,11 @@ const profileGraph = (() => {
       setPageParam("zoom", "");
       load();
     });
+    if (compare) {
+      const button = document.getElementById("layout-side");
+      button.hidden = false;
+      button.addEventListener("click", () => { setPageParam("layout", sideBySide() ? "" : "side"); load(); });
+    }
     const searchBox = document.getElementById("flame-search");
     searchBox.value = pageParams.get("q") || "";
     searchBox.addEventListener("input", (e) => search(e.target.value));
@@ -232,7 +289,7 @@ const profileGraph = (() => {
       // Esc undoes a zoom first; with nothing zoomed it leaves full screen.
       if (main.zoomOut()) e.stopImmediatePropagation();
     }, true);
-    return { load, main, callers, table };
+    return { load, main, callers, table, sideA: sides.a, sideB: sides.b };
   }
 
   return { init };
