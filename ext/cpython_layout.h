@@ -7,7 +7,8 @@
  * instruction, which frame owners exist, how to find the GIL holder from a
  * signal handler, where the runtime's finalizing flags sit - is behind the
  * small interface below, implemented once per version family in
- * cpython_layout_3NN.h (3.11+ share cpython_layout_iframe.h). Every offset comes from the interpreter's own
+ * cpython_layout_3NN.h (3.11+ share cpython_layout_iframe.h). Every offset
+ * comes from the interpreter's own
  * internal headers (the extension is compiled against each interpreter),
  * never from a hand-written constant. Adding a version is one such header
  * plus a test run on the real interpreter (make test-pythons).
