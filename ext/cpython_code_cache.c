@@ -350,6 +350,92 @@ bad:
     return NULL;
 }
 
+/* Append range [.., end_bytes) with `line` (merged with an equal previous
+ * one); ranges are kept in code units. -1 when the table is malformed. */
+static int add_byte_range(ssp_line_range *r, uint32_t *k, uint64_t end_bytes, int32_t line)
+{
+    uint64_t end = (end_bytes + 1) / 2;
+    if (end > UINT32_MAX)
+        return -1;
+    if (*k && r[*k - 1].line == line)
+        r[*k - 1].end = (uint32_t)end;
+    else
+        r[(*k)++] = (ssp_line_range){(uint32_t)end, line};
+    return 0;
+}
+
+/* Decode a 3.9 co_lnotab (Objects/lnotab_notes.txt): pairs of (bytecode
+ * byte increment, signed line increment); an offset has the line reached
+ * before the first pair whose address passes it. */
+static ssp_line_range *decode_lnotab(const uint8_t *p, size_t n, int32_t firstlineno, uint32_t *nr)
+{
+    *nr = 0;
+    ssp_line_range *r = malloc((n / 2 + 1) * sizeof *r);
+    if (!r)
+        return NULL;
+    uint32_t k = 0;
+    uint64_t addr = 0;
+    int64_t line = firstlineno;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        if (p[i]) {
+            addr += p[i];
+            if (add_byte_range(r, &k, addr, (int32_t)line))
+                goto bad;
+        }
+        line += (int8_t)p[i + 1];
+        if (line < 0 || line > INT32_MAX)
+            goto bad;
+    }
+    if (add_byte_range(r, &k, (uint64_t)UINT32_MAX * 2, (int32_t)line))
+        goto bad;
+    *nr = k;
+    return r;
+bad:
+    free(r);
+    return NULL;
+}
+
+/* Decode a 3.10 co_linetable (Objects/lnotab_notes.txt of 3.10): pairs of
+ * (byte length of the range, signed line delta, -128 = no line). */
+static ssp_line_range *decode_linetable310(const uint8_t *p, size_t n, int32_t firstlineno,
+                                           uint32_t *nr)
+{
+    *nr = 0;
+    ssp_line_range *r = malloc((n / 2 + 1) * sizeof *r);
+    if (!r)
+        return NULL;
+    uint32_t k = 0;
+    uint64_t addr = 0;
+    int64_t line = firstlineno;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        int8_t delta = (int8_t)p[i + 1];
+        if (delta != -128)
+            line += delta;
+        if (line < 0 || line > INT32_MAX)
+            goto bad;
+        if (p[i]) {
+            addr += p[i];
+            if (add_byte_range(r, &k, addr, delta == -128 ? -1 : (int32_t)line))
+                goto bad;
+        }
+    }
+    *nr = k;
+    return r;
+bad:
+    free(r);
+    return NULL;
+}
+
+/* The line table of this interpreter's format, decoded into line ranges. */
+static ssp_line_range *decode_lines(const uint8_t *p, size_t n, int32_t firstlineno, uint32_t *nr)
+{
+    switch (SSPL_LINETABLE_FORMAT) {
+    case 309: return decode_lnotab(p, n, firstlineno, nr);
+    case 310: return decode_linetable310(p, n, firstlineno, nr);
+    default:  return decode_linetable(p, n, firstlineno, nr);
+    }
+}
+
 /* Line of code unit `unit` (PyCode_Addr2Line(code, unit * 2)); negative unit
  * (frame not started) maps to co_firstlineno, unknown to 0. */
 int32_t sspc_entry_line(ssp_code_entry *e, int64_t unit)
@@ -377,24 +463,45 @@ int32_t sspc_entry_line(ssp_code_entry *e, int64_t unit)
 /* 1 if the copied header `co` plausibly is a live code object. */
 static int code_hdr_sane(const PyCodeObject *co)
 {
-    uintptr_t q = (uintptr_t)co->co_qualname, f = (uintptr_t)co->co_filename,
-              t = (uintptr_t)co->co_linetable;
-    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
-           co->ob_base.ob_size > 0 && co->ob_base.ob_size <= SSP_MAX_CODE_UNITS &&
-           co->_co_firsttraceable >= 0 && co->_co_firsttraceable <= co->ob_base.ob_size &&
+    uintptr_t q = (uintptr_t)SSPL_CODE_NAME(co), f = (uintptr_t)co->co_filename,
+              t = (uintptr_t)SSPL_CODE_LINETABLE(co);
+    return ((const PyObject *)co)->ob_type == &PyCode_Type &&
+           SSPL_CODE_FIRSTTRACEABLE(co) >= -1 &&
            q && !(q & 7) && f && !(f & 7) && t && !(t & 7);
+}
+
+/* Number of code units of the code object whose header is `co`: its
+ * ob_size from 3.11 (the bytecode is inside it), else the length of its
+ * co_code bytes object. -1 if unreadable or insane. */
+static Py_ssize_t code_units(ssp_code_cache *c, const PyCodeObject *co)
+{
+    const int inline_code = SSPL_CODE_START != 0;
+    Py_ssize_t n;
+    if (inline_code) {
+        n = ((const PyVarObject *)co)->ob_size;
+    } else {
+        PyBytesObject bh;
+        uintptr_t b = SSPL_CODE_BYTES(co);
+        if (!b || (b & 7) || c->read(&bh, (const void *)b, SSP_BYTES_HDR) ||
+            bh.ob_base.ob_base.ob_type != &PyBytes_Type)
+            return -1;
+        n = bh.ob_base.ob_size / 2;
+    }
+    if (n <= 0 || n > SSP_MAX_CODE_UNITS || SSPL_CODE_FIRSTTRACEABLE(co) > n)
+        return -1;
+    return n;
 }
 
 /* 1 if the copied header `co` is the code object `e` was decoded from. */
 int sspc_code_hdr_matches(const ssp_code_entry *e, const PyCodeObject *co)
 {
-    return co->ob_base.ob_base.ob_type == &PyCode_Type &&
-           co->ob_base.ob_size == e->ncodeunits &&
-           (uintptr_t)co->co_qualname == e->qualname &&
+    return ((const PyObject *)co)->ob_type == &PyCode_Type &&
+           SSPL_CODE_BYTES(co) == e->codebytes &&
+           (uintptr_t)SSPL_CODE_NAME(co) == e->qualname &&
            (uintptr_t)co->co_filename == e->filename &&
-           (uintptr_t)co->co_linetable == e->linetable &&
+           (uintptr_t)SSPL_CODE_LINETABLE(co) == e->linetable &&
            co->co_firstlineno == e->firstlineno &&
-           co->_co_firsttraceable == e->firsttraceable;
+           SSPL_CODE_FIRSTTRACEABLE(co) == e->firsttraceable;
 }
 
 /* Decode the code object at `addr` into `e` (not in the cache yet). `hdr`
@@ -409,32 +516,36 @@ int sspc_code_build(ssp_code_cache *c, uintptr_t addr, const PyCodeObject *hdr,
             return -1;
         hdr = &co;
     }
-    if (!code_hdr_sane(hdr))
+    Py_ssize_t units;
+    if (!code_hdr_sane(hdr) || (units = code_units(c, hdr)) < 0)
         return -1;
     uint32_t name, file;
-    if (read_string(c, (uintptr_t)hdr->co_qualname, &name) ||
+    if (read_string(c, (uintptr_t)SSPL_CODE_NAME(hdr), &name) ||
         read_string(c, (uintptr_t)hdr->co_filename, &file))
         return -1;
     PyBytesObject bh;
-    if (c->read(&bh, hdr->co_linetable, SSP_BYTES_HDR) ||
+    if (c->read(&bh, SSPL_CODE_LINETABLE(hdr), SSP_BYTES_HDR) ||
         bh.ob_base.ob_base.ob_type != &PyBytes_Type || bh.ob_base.ob_size < 0)
         return -1;
-    if (bh.ob_base.ob_size > 0 && bh.ob_base.ob_size <= SSP_MAX_LINETABLE) {
+    /* An empty 3.9 co_lnotab means every instruction is on co_firstlineno:
+     * empty tables are decoded too. */
+    if (bh.ob_base.ob_size <= SSP_MAX_LINETABLE) {
         size_t n = (size_t)bh.ob_base.ob_size;
-        uint8_t *tab = malloc(n);
+        uint8_t *tab = malloc(n ? n : 1);
         if (tab) {
-            if (c->read(tab, (const char *)hdr->co_linetable + SSP_BYTES_HDR, n) == 0)
-                e->ranges = decode_linetable(tab, n, hdr->co_firstlineno, &e->nranges);
+            if (n == 0 || c->read(tab, (const char *)SSPL_CODE_LINETABLE(hdr) + SSP_BYTES_HDR, n) == 0)
+                e->ranges = decode_lines(tab, n, hdr->co_firstlineno, &e->nranges);
             free(tab);
         }
     }
     e->addr = addr;
-    e->qualname = (uintptr_t)hdr->co_qualname;
+    e->qualname = (uintptr_t)SSPL_CODE_NAME(hdr);
     e->filename = (uintptr_t)hdr->co_filename;
-    e->linetable = (uintptr_t)hdr->co_linetable;
-    e->ncodeunits = hdr->ob_base.ob_size;
+    e->linetable = (uintptr_t)SSPL_CODE_LINETABLE(hdr);
+    e->codebytes = SSPL_CODE_BYTES(hdr);
+    e->ncodeunits = units;
     e->firstlineno = hdr->co_firstlineno;
-    e->firsttraceable = hdr->_co_firsttraceable;
+    e->firsttraceable = SSPL_CODE_FIRSTTRACEABLE(hdr);
     e->function = ss_intern_function(name, file, hdr->co_firstlineno);
     e->memo_unit = UINT32_MAX;
     e->epoch = c->epoch;

@@ -26,8 +26,8 @@
 #define SSP_CACHE_SETS        4096u            /* 16384 entries per cache */
 #define SSP_RANGE_BUDGET      ((size_t)64 << 20) /* line-range bytes per cache */
 #define SSP_MARKER_SLOTS      64u
-#define SSP_CODE_HDR          (offsetof(PyCodeObject, _co_firsttraceable) + sizeof(int))
-#define SSP_CODE_START        offsetof(PyCodeObject, co_code_adaptive)
+#define SSP_CODE_HDR          SSPL_CODE_HDR
+#define SSP_CODE_START        SSPL_CODE_START
 #define SSP_BYTES_HDR         offsetof(PyBytesObject, ob_sval)
 
 /* Copies len bytes; 0 on success. The sidecar uses ss_safe_read, the
@@ -48,12 +48,13 @@ typedef struct ssp_code_entry {
     uintptr_t addr;          /* address of the PyCodeObject; the key */
     /* Fields compared on every use to detect that `addr` now holds another
      * code object (the old one was freed and the memory reused). */
-    uintptr_t qualname;      /* co_qualname pointer */
+    uintptr_t qualname;      /* SSPL_CODE_NAME pointer (co_qualname, co_name before 3.11) */
     uintptr_t filename;      /* co_filename pointer */
-    uintptr_t linetable;     /* co_linetable pointer */
-    Py_ssize_t ncodeunits;   /* ob_size: number of _Py_CODEUNITs */
+    uintptr_t linetable;     /* SSPL_CODE_LINETABLE pointer */
+    uintptr_t codebytes;     /* SSPL_CODE_BYTES: ob_size (3.11+), co_code pointer before */
+    Py_ssize_t ncodeunits;   /* number of _Py_CODEUNITs */
     int32_t firstlineno;     /* co_firstlineno */
-    int32_t firsttraceable;  /* _co_firsttraceable (incomplete-frame test) */
+    int32_t firsttraceable;  /* _co_firsttraceable (incomplete-frame test); -1 before 3.11 */
     uint32_t function;       /* interner function id */
     uint32_t nranges;        /* entries in ranges */
     ssp_line_range *ranges;  /* decoded co_linetable, NULL if unavailable */

@@ -7,14 +7,26 @@
  * instruction, which frame owners exist, how to find the GIL holder from a
  * signal handler, where the runtime's finalizing flags sit - is behind the
  * small interface below, implemented once per version family in
- * cpython_layout_3NN.h. Every offset comes from the interpreter's own
+ * cpython_layout_3NN.h (3.11+ share cpython_layout_iframe.h). Every offset
+ * comes from the interpreter's own
  * internal headers (the extension is compiled against each interpreter),
  * never from a hand-written constant. Adding a version is one such header
  * plus a test run on the real interpreter (make test-pythons).
  *
  * Interface each cpython_layout_3NN.h provides (all static inline, no state
  * beyond sspl_gil_addr):
- *   SSPL_FAMILY                     "3.11" ... : the family, for messages
+ *   SSPL_FAMILY                     "3.9" ... : the family, for messages
+ *   sspl_frame, SSPL_FRAME_BYTES    the frame struct and its fixed part
+ *   SSPL_FRAMES_IN_CHUNKS           1: thread-owned frames are in data-stack
+ *                                   chunks (sspl_chunk); 0: heap objects
+ *   sspl_datastack(ts, &c, &t, &l)  the current chunk, its top and limit
+ *                                   (all 0 without a data stack)
+ *   sspl_native_tid(ts)             the thread's OS id (0 if not known)
+ *   SSPL_CODE_START, SSPL_CODE_HDR  where instruction addresses start in a
+ *                                   code object; bytes of it to copy
+ *   SSPL_CODE_NAME/LINETABLE/FIRSTTRACEABLE/BYTES(co)  its fields; BYTES
+ *                                   is what tells a reused address
+ *   SSPL_LINETABLE_FORMAT           309 co_lnotab, 310, 311 co_linetable
  *   SSPL_OWNED_BY_THREAD            frame owner: in the thread's data stack
  *   SSPL_OWNED_BY_GENERATOR         frame owner: inside a generator object
  *   SSPL_OWNER_MAX                  largest valid owner value
@@ -47,7 +59,7 @@
 
 #include <patchlevel.h>
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x03100000 && !defined(Py_GIL_DISABLED)
+#if PY_VERSION_HEX >= 0x03090000 && PY_VERSION_HEX < 0x03100000 && !defined(Py_GIL_DISABLED)
 #define SSP_SUPPORTED 1
 #ifndef Py_BUILD_CORE
 #define Py_BUILD_CORE 1
@@ -57,17 +69,20 @@
 #endif
 
 /* The versions with a layout part, for messages of the refusing stub. */
-#define SSP_SUPPORTED_VERSIONS "CPython 3.11 to 3.15 (GIL builds)"
+#define SSP_SUPPORTED_VERSIONS "CPython 3.9 to 3.15 (GIL builds)"
 
 #include <Python.h>
 
 #if SSP_SUPPORTED
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 
 /* The layout part of the interpreter this is compiled against. */
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX < 0x030B0000
+#include "cpython_layout_309.h"
+#elif PY_VERSION_HEX < 0x030C0000
 #include "cpython_layout_311.h"
 #elif PY_VERSION_HEX < 0x030D0000
 #include "cpython_layout_312.h"
@@ -75,6 +90,9 @@
 #include "cpython_layout_313.h"
 #else
 #include "cpython_layout_314.h"
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include "cpython_layout_iframe.h"
 #endif
 #endif
 

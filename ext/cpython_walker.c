@@ -53,6 +53,7 @@
 #include <pthread.h>
 #include <sys/uio.h>
 #include "cpython_code_cache.h"
+#include "py_compat.h"
 
 #include "../src/common/interner.h"
 #include "../src/common/safe_read.h"
@@ -73,9 +74,9 @@
 #define SSP_MAX_USER_ADDR     (((uintptr_t)1 << 48) - 1)
 
 /* Byte sizes of the parts of interpreter objects this file copies. */
-#define SSP_FRAME_SPECIALS    offsetof(_PyInterpreterFrame, localsplus)
+#define SSP_FRAME_SPECIALS    SSPL_FRAME_BYTES
 _Static_assert(SSP_FRAME_SPECIALS <= SSP_SNAPSHOT_FRAME_BYTES, "snapshot frame copies too small");
-#define SSP_CHUNK_HDR         offsetof(_PyStackChunk, data)
+#define SSP_CHUNK_HDR         offsetof(sspl_chunk, data)
 
 /* A part of the target's data stack copied into ssp_walker.copy. */
 typedef struct ssp_copy_range {
@@ -221,7 +222,7 @@ static int copy_older_chunk(ssp_walker *w)
     size_t got = ss_safe_read_partial(w->copy + off, (const void *)chunk, SSP_MIN_CHUNK);
     if (got < SSP_CHUNK_HDR)
         return -1;
-    _PyStackChunk h;
+    sspl_chunk h;
     memcpy(&h, w->copy + off, SSP_CHUNK_HDR);
     if (h.size < SSP_MIN_CHUNK || h.size > SSP_MAX_COPY_BYTES ||
         h.top > (h.size - SSP_CHUNK_HDR) / sizeof(PyObject *) || ((uintptr_t)h.previous & 7))
@@ -246,7 +247,7 @@ static int walk_chain(ssp_walker *w, uintptr_t frame, uint32_t *nraw, uint64_t *
     while (frame) {
         if ((frame & 7) || frame > SSP_MAX_USER_ADDR || ++total > SSP_MAX_WALK_FRAMES)
             return -1;
-        _PyInterpreterFrame fr;
+        sspl_frame fr;
         const char *local = xlate(w, frame);
         if (!local && w->next_chunk && frame >= w->next_chunk &&
             frame < w->next_chunk + SSP_MIN_CHUNK) {
@@ -463,8 +464,8 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
         rem[niov++] = (struct iovec){(void *)slot, sizeof current};
         want_cf = 1;
     }
-    uintptr_t chunk = (uintptr_t)ts->datastack_chunk, top = (uintptr_t)ts->datastack_top,
-              limit = (uintptr_t)ts->datastack_limit, copy_end = 0;
+    uintptr_t chunk, top, limit, copy_end = 0;
+    sspl_datastack(ts, &chunk, &top, &limit);
     if (chunk) {
         if ((chunk & 7) || top < chunk + SSP_CHUNK_HDR || top > limit ||
             limit - chunk > SSP_MAX_COPY_BYTES || limit - chunk < SSP_MIN_CHUNK)
@@ -491,7 +492,7 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
             goto torn;
     }
     if (chunk) {
-        _PyStackChunk h;
+        sspl_chunk h;
         memcpy(&h, w->copy, SSP_CHUNK_HDR);
         if (h.size != limit - chunk || ((uintptr_t)h.previous & 7))
             goto torn;                   /* header disagrees with the tstate */
@@ -701,9 +702,9 @@ int ssp_walker_walk_changed(ssp_walker *w, ssp_visit_fn visit, ssp_unchanged_fn 
             break;
         }
         st.thread_id = ts->thread_id;
-        st.native_thread_id = ts->native_thread_id;
+        st.native_thread_id = sspl_native_tid(ts);
         uintptr_t next = (uintptr_t)ts->next;
-        if (unchanged && unchanged(arg, ts->native_thread_id)) {
+        if (unchanged && unchanged(arg, st.native_thread_id)) {
             st.torn = 0;
             st.unchanged = 1;
             have = 0;                    /* the next thread state is read on its own */
@@ -745,17 +746,19 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     uintptr_t slot = sspl_frame_slot(mine, mine_addr), current;
     if (!slot || (slot & 7) || ss_safe_read(&current, (const void *)slot, sizeof current))
         return -1;
-    uintptr_t chunk = (uintptr_t)mine->datastack_chunk, top = (uintptr_t)mine->datastack_top,
-              limit = (uintptr_t)mine->datastack_limit;
-    /* Interrupted in the middle of a chunk switch, these may disagree: the
-     * checks and the fault-proof copy make that a lost sample. */
-    if (!chunk || (chunk & 7) || top < chunk + SSP_CHUNK_HDR || top > limit)
-        return -1;
-    uintptr_t end = limit - top > SSP_COPY_SLACK ? top + SSP_COPY_SLACK : limit;
-    if (end - chunk > SSP_SNAPSHOT_BYTES)
-        return -1;
-    if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
-        return -1;
+    uintptr_t chunk, top, limit, end = 0;
+    sspl_datastack(mine, &chunk, &top, &limit);
+    if (SSPL_FRAMES_IN_CHUNKS) {
+        /* Interrupted in the middle of a chunk switch, these may disagree:
+         * the checks and the fault-proof copy make that a lost sample. */
+        if (!chunk || (chunk & 7) || top < chunk + SSP_CHUNK_HDR || top > limit)
+            return -1;
+        end = limit - top > SSP_COPY_SLACK ? top + SSP_COPY_SLACK : limit;
+        if (end - chunk > SSP_SNAPSHOT_BYTES)
+            return -1;
+        if (ss_safe_read(snap->bytes, (const void *)chunk, end - chunk) != 0)
+            return -1;
+    }
     snap->current_frame = current;
     /* Follow the chain now through the copy, copying the frames that are
      * not in it; a thread-owned one is in an older chunk, which stays put
@@ -764,7 +767,7 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
     uintptr_t f = snap->current_frame;
     for (uint32_t steps = 0; f && !(f & 7) && steps < SSP_MAX_WALK_FRAMES; steps++) {
         const unsigned char *at;
-        if (f >= chunk + SSP_CHUNK_HDR && f < end && end - f >= SSP_FRAME_SPECIALS) {
+        if (chunk && f >= chunk + SSP_CHUNK_HDR && f < end && end - f >= SSP_FRAME_SPECIALS) {
             at = snap->bytes + (f - chunk);
         } else {
             uint32_t k = snap->noffstack;
@@ -774,9 +777,10 @@ int ssp_snapshot_capture(ssp_snapshot *snap, pid_t tid)
             snap->noffstack = k + 1;
             at = snap->offstack[k];
         }
-        _PyInterpreterFrame fr;
+        sspl_frame fr;
         memcpy(&fr, at, SSP_FRAME_SPECIALS);
-        if (sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD && at != snap->bytes + (f - chunk))
+        if (SSPL_FRAMES_IN_CHUNKS && sspl_frame_owner(&fr) == SSPL_OWNED_BY_THREAD &&
+            at != snap->bytes + (f - chunk))
             break;
         f = sspl_frame_previous(&fr);
     }
@@ -802,18 +806,20 @@ void ssp_walker_resolve_snapshot(ssp_walker *w, const ssp_snapshot *snap, ssp_th
     w->next_chunk = 0;
     w->nchunks = 0;
     w->walk_cache.epoch++;
-    size_t len = snap->copy_end - snap->chunk;
-    _PyStackChunk h;
-    if (len < SSP_CHUNK_HDR || len > SSP_SNAPSHOT_BYTES || copy_reserve(w, len))
-        goto torn;
-    memcpy(w->copy, snap->bytes, len);
-    memcpy(&h, w->copy, SSP_CHUNK_HDR);
-    if (h.size != snap->limit - snap->chunk || ((uintptr_t)h.previous & 7))
-        goto torn;
-    w->copy_len = len;
-    w->nchunks = 1;
-    w->next_chunk = (uintptr_t)h.previous;
-    add_range(w, snap->chunk + SSP_CHUNK_HDR, snap->copy_end, SSP_CHUNK_HDR);
+    if (snap->chunk) {                   /* 0: frames are not in chunks (SSPL_FRAMES_IN_CHUNKS) */
+        size_t len = snap->copy_end - snap->chunk;
+        sspl_chunk h;
+        if (len < SSP_CHUNK_HDR || len > SSP_SNAPSHOT_BYTES || copy_reserve(w, len))
+            goto torn;
+        memcpy(w->copy, snap->bytes, len);
+        memcpy(&h, w->copy, SSP_CHUNK_HDR);
+        if (h.size != snap->limit - snap->chunk || ((uintptr_t)h.previous & 7))
+            goto torn;
+        w->copy_len = len;
+        w->nchunks = 1;
+        w->next_chunk = (uintptr_t)h.previous;
+        add_range(w, snap->chunk + SSP_CHUNK_HDR, snap->copy_end, SSP_CHUNK_HDR);
+    }
     for (uint32_t k = 0; k < snap->noffstack && k < SSP_SNAPSHOT_OFFSTACK; k++) {
         if (copy_reserve(w, SSP_FRAME_SPECIALS))
             goto torn;
@@ -835,7 +841,7 @@ torn:
 
 /* CPython 3.11 only (the generator layout and the yield-from test below are
  * that version's; asyncio_tasks.c attaches on 3.11 only). */
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 #include <opcode.h>
 
 #define SSP_MAX_AWAIT_DEPTH 256u   /* coroutines followed per chain; deeper = torn */
@@ -997,7 +1003,7 @@ void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
     pthread_mutex_unlock(&w->walk_lock);
 }
 
-#else   /* 3.12+: no await chains (see asyncio_tasks.c) */
+#else   /* 3.9, 3.10, 3.12+: no await chains (see asyncio_tasks.c) */
 
 void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
                              ssp_chain_visit_fn visit, void *arg)
@@ -1031,8 +1037,8 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
     if (!ts || ts != PyGILState_GetThisThreadState() || ts->interp != w->interp || !slot)
         goto done;
     uint32_t total = 0;
-    for (const _PyInterpreterFrame *f = *(_PyInterpreterFrame *const *)slot; f;
-         f = (const _PyInterpreterFrame *)sspl_frame_previous(f)) {
+    for (const sspl_frame *f = *(sspl_frame *const *)slot; f;
+         f = (const sspl_frame *)sspl_frame_previous(f)) {
         if (++total > SSP_MAX_WALK_FRAMES)
             break;
         if (sspl_owner_is_shim(sspl_frame_owner(f)))
@@ -1044,7 +1050,7 @@ uint32_t ssp_capture_current(ssp_walker *w, ss_frame *out, uint32_t max)
             continue;
         if (n >= max) {                  /* only counting now */
             if (r.owner == SSPL_OWNED_BY_GENERATOR ||
-                r.prev_instr >= r.code + SSP_CODE_START + (uintptr_t)code->_co_firsttraceable * 2)
+                r.prev_instr >= r.code + SSP_CODE_START + (uintptr_t)SSPL_CODE_FIRSTTRACEABLE(code) * 2)
                 rest++;
             continue;
         }

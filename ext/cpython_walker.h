@@ -1,4 +1,4 @@
-/* cpython_walker.h - read CPython thread stacks (3.11-3.15) without the GIL.
+/* cpython_walker.h - read CPython thread stacks (3.9-3.15) without the GIL.
  *
  * Why this file exists: the core's sidecar thread samples every Python thread
  * every 10 ms and must never take the GIL (that would perturb the program and
@@ -94,7 +94,7 @@ void ssp_walker_get_stats(ssp_walker *w, ssp_walker_stats *out);
  * sidecar. */
 #define SSP_SNAPSHOT_BYTES 32768
 #define SSP_SNAPSHOT_OFFSTACK 32        /* generator/coroutine frames copied per snapshot */
-#define SSP_SNAPSHOT_FRAME_BYTES 96     /* >= a frame's fields before localsplus */
+#define SSP_SNAPSHOT_FRAME_BYTES 128    /* >= a frame's fixed part (SSPL_FRAME_BYTES) */
 typedef struct ssp_snapshot {
     uintptr_t current_frame;        /* the thread's current frame at capture time */
     uintptr_t chunk;                /* tstate->datastack_chunk */

@@ -176,7 +176,7 @@ lock_now_ns(void)
 static PyObject *
 lock_stored_name(PyCodeObject *code, int lasti)
 {
-#if defined(STORE_FAST) && defined(STORE_NAME) && defined(STORE_ATTR) && defined(CACHE)
+#if defined(STORE_FAST) && defined(STORE_NAME) && defined(STORE_ATTR)
     PyObject *bytes = PyCode_GetCode(code);
     if (bytes == NULL || !PyBytes_Check(bytes)) {
         Py_XDECREF(bytes);
@@ -196,7 +196,12 @@ lock_stored_name(PyCodeObject *code, int lasti)
             continue;
         }
         ext = 0;
-        if (op == CACHE || op == CALL
+        if (
+#ifdef CACHE
+            op == CACHE || op == CALL
+#else
+            SSP_OP_IS_CALL(op)
+#endif
 #ifdef PRECALL
             || op == PRECALL
 #endif
@@ -206,8 +211,10 @@ lock_stored_name(PyCodeObject *code, int lasti)
             )
             continue;
         PyObject *table = NULL;
-        if (op == STORE_FAST || op == STORE_DEREF)
-            table = code->co_localsplusnames;
+        if (op == STORE_FAST)
+            table = SSP_FAST_NAMES(code);
+        else if (op == STORE_DEREF)
+            table = SSP_DEREF_NAMES(code);
         else if (op == STORE_NAME || op == STORE_GLOBAL || op == STORE_ATTR)
             table = code->co_names;
         if (table != NULL && PyTuple_Check(table) && arg < PyTuple_GET_SIZE(table))

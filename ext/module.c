@@ -548,12 +548,14 @@ native_drain_log(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 static PyObject *
 native_set_thread_name(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    unsigned long ident;
+    unsigned long ident, native_id = 0;
     const char *name;
     Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "ks#:set_thread_name", &ident, &name, &len))
+    if (!PyArg_ParseTuple(args, "ks#|k:set_thread_name", &ident, &name, &len, &native_id))
         return NULL;
     ssp_thread_names_set(ident, name, (size_t)len);
+    if (native_id)
+        ssp_thread_names_set_native(ident, native_id);
     Py_RETURN_NONE;
 }
 
@@ -610,7 +612,7 @@ static PyMethodDef native_methods[] = {
      "Restart the profiler in a forked child (called from os.register_at_fork)."},
     {"request_flush", native_request_flush, METH_NOARGS, "End the current profile period now."},
     {"drain_log", native_drain_log, METH_NOARGS, "Send queued core warnings to logging."},
-    {"set_thread_name", native_set_thread_name, METH_VARARGS, "set_thread_name(ident, name)"},
+    {"set_thread_name", native_set_thread_name, METH_VARARGS, "set_thread_name(ident, name[, native_id])"},
     {"forget_thread", native_forget_thread, METH_VARARGS, "forget_thread(ident)"},
     {"stats", native_stats, METH_NOARGS, "Counters of the running profiler."},
     {"lock_profiling_active", native_lock_profiling_active, METH_NOARGS,

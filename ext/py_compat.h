@@ -1,10 +1,10 @@
 /* py_compat.h - the few public C APIs the binding uses that CPython 3.9 and
- * 3.10 lack (3.9 also lacks Py_NewRef).
+ * 3.10 lack (3.9 also lacks Py_NewRef), and the bytecode names that differ.
  *
  * Why this file exists: on an interpreter without a stack-walker layout part
  * (see cpython_layout.h) the package must still build, so that start()
- * refuses with a clear message instead of `pip install` failing. Nothing here
- * runs while profiling on a supported version. Include after Python.h. */
+ * refuses with a clear message instead of `pip install` failing, and the
+ * 3.9/3.10 builds use these stand-ins. Include after Python.h and opcode.h. */
 #ifndef SSP_PY_COMPAT_H
 #define SSP_PY_COMPAT_H
 
@@ -42,6 +42,23 @@ static inline unsigned long ssp_runtime_version_hex(void)
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *ssp_new_ref(PyObject *o) { Py_INCREF(o); return o; }
 #define Py_NewRef(o) ssp_new_ref((PyObject *)(o))
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+/* 3.11's PyCode_GetCode: the bytecode (a new reference). */
+static inline PyObject *ssp_code_get_code(PyCodeObject *co) { Py_INCREF(co->co_code); return co->co_code; }
+#define PyCode_GetCode(co) ssp_code_get_code(co)
+/* Names STORE_FAST stores to (3.11 merged them into co_localsplusnames). */
+#define SSP_FAST_NAMES(co) ((co)->co_varnames)
+/* STORE_DEREF's index: cells first (a free variable's index is past them,
+ * outside this table: no name). */
+#define SSP_DEREF_NAMES(co) ((co)->co_cellvars)
+/* Call instructions a stored lock can pass through (Condition(Lock())); no
+ * inline caches before 3.11. */
+#define SSP_OP_IS_CALL(op) ((op) == CALL_FUNCTION || (op) == CALL_METHOD || (op) == CALL_FUNCTION_KW)
+#else
+#define SSP_FAST_NAMES(co) ((co)->co_localsplusnames)
+#define SSP_DEREF_NAMES(co) ((co)->co_localsplusnames)
 #endif
 
 #endif

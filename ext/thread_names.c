@@ -19,6 +19,7 @@ typedef struct name_slot {
     unsigned long ident;  /* threading.get_ident(); 0 = never used */
     uint32_t name;        /* interned string id */
     int ended;            /* the thread finished; dropped at the next rebuild */
+    unsigned long native_id; /* OS thread id (threading.get_native_id()); 0 = unknown */
 } name_slot;
 
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,11 +73,37 @@ void ssp_thread_names_set(unsigned long ident, const char *name, size_t len)
             s = NULL;
     }
     if (s) {
+        if (s->ident != ident)
+            s->native_id = 0;
         s->ident = ident;
         s->name = id;
         s->ended = 0;
     }
     pthread_mutex_unlock(&names_lock);
+}
+
+void ssp_thread_names_set_native(unsigned long ident, unsigned long native_id)
+{
+    if (!ident)
+        return;
+    pthread_mutex_lock(&names_lock);
+    name_slot *s = probe_locked(ident);
+    if (s && s->ident == ident)
+        s->native_id = native_id;   /* the name is set first: the slot exists */
+    pthread_mutex_unlock(&names_lock);
+}
+
+unsigned long ssp_thread_native_id(unsigned long ident)
+{
+    unsigned long id = 0;
+    if (!ident)
+        return 0;
+    pthread_mutex_lock(&names_lock);
+    name_slot *s = probe_locked(ident);
+    if (s && s->ident == ident)
+        id = s->native_id;
+    pthread_mutex_unlock(&names_lock);
+    return id;
 }
 
 void ssp_thread_names_forget(unsigned long ident)

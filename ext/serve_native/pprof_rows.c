@@ -12,6 +12,7 @@
  * authoritative one; this file never decides that a profile is bad.
  */
 #include "pprof_wire.h"
+#include "../py_compat.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,12 +10,17 @@ _original_name = threading.Thread.name
 _native = None
 
 
-def _tell(native, ident, name):
+def _tell(native, ident, name, native_id=None):
     # A thread name is any str, lone surrogates included, and the native
     # table takes UTF-8: encode leniently, and never let naming fail a
     # thread start (Thread.start() would wait forever) or a rename.
     try:
-        native.set_thread_name(ident, str(name).encode("utf-8", "replace"))
+        if native_id:
+            # The OS thread id: CPython 3.9/3.10 thread states lack it, and
+            # the sampler needs it for the thread's CPU clock.
+            native.set_thread_name(ident, str(name).encode("utf-8", "replace"), native_id)
+        else:
+            native.set_thread_name(ident, str(name).encode("utf-8", "replace"))
     except Exception:
         pass
 
@@ -27,7 +32,7 @@ def _bootstrap(self):
     native = _native
     ident = threading.get_ident()
     if native is not None:
-        _tell(native, ident, self._name)
+        _tell(native, ident, self._name, threading.get_native_id())
     try:
         _original_bootstrap(self)
     finally:
@@ -53,7 +58,7 @@ def install(native):
     threading.Thread.name = _patched_name
     for thread in threading.enumerate():
         if thread.ident is not None:
-            _tell(native, thread.ident, thread.name)
+            _tell(native, thread.ident, thread.name, getattr(thread, "native_id", None))
 
 
 def uninstall():
@@ -66,4 +71,4 @@ def uninstall():
 def reset_after_fork(native):
     """In a forked child only the forking thread survives; name it again."""
     current = threading.current_thread()
-    _tell(native, threading.get_ident(), current.name)
+    _tell(native, threading.get_ident(), current.name, threading.get_native_id())

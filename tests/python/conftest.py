@@ -26,6 +26,12 @@ INSTALLED = os.environ.get("STACKSIGHT_TEST_INSTALLED") == "1"
 PACKAGE_PATH = [] if INSTALLED else [os.path.join(REPO, "ext")]
 
 
+def shown(qualname):
+    """How the function of this qualified name appears in profiles here:
+    before 3.11 code objects have no co_qualname, only co_name."""
+    return qualname if sys.version_info >= (3, 11) else qualname.rsplit(".", 1)[-1]
+
+
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "STACKSIGHT_"))}
     env["PYTHONPATH"] = os.pathsep.join(PACKAGE_PATH + [HERE])

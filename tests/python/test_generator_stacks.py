@@ -6,7 +6,7 @@ cut at the generator."""
 import subprocess
 import sys
 
-from conftest import clean_env
+from conftest import clean_env, shown
 from profile_view import load, profile_files
 
 PROGRAM = r"""
@@ -54,7 +54,7 @@ while time.thread_time() < end:
 p.stop()
 """
 
-CALLERS = {"compute_invoice_total.<locals>.<genexpr>": "compute_invoice_total",
+CALLERS = {shown("compute_invoice_total.<locals>.<genexpr>"): "compute_invoice_total",
            "gen_items": "consume", "coroutine_work": "drive"}
 
 

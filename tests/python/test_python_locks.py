@@ -181,7 +181,10 @@ def check_rlock(rlock):
         raise AssertionError("over-release must raise")
     with rlock:
         with rlock:
-            assert rlock._recursion_count() == 2
+            if hasattr(rlock, "_recursion_count"):   # 3.11+
+                assert rlock._recursion_count() == 2
+            else:
+                assert "count=2" in repr(rlock)
     assert in_thread(rlock.acquire, False) is True   # other thread may take it now (and leaks it)
 
 def _try_release(lock):
@@ -236,7 +239,7 @@ def poke():
 with rl, rl:
     t = threading.Thread(target=poke); t.start()
     assert cond.wait(5)
-    assert rl._recursion_count() == 2
+    assert rl._recursion_count() == 2 if hasattr(rl, "_recursion_count") else "count=2" in repr(rl)   # 3.11+
 t.join()
 
 sem = threading.Semaphore(2)

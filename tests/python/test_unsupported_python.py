@@ -1,9 +1,13 @@
-"""On a CPython whose frame layout is not compiled in, the extension still
+"""On a build the stack walker has no layout part for, the extension still
 builds, start() explains itself, and auto-start warns once and lets the app run.
 
-Builds the extension for an installed CPython that has no layout part (3.10
-or 3.9, found on PATH or under pyenv) straight with the C compiler; skipped
-if none exists."""
+Every installed CPython (3.9-3.15) has a layout part now, and none is a
+free-threaded build; so the extension is built straight with the C compiler
+for CPython 3.10 (pyenv) with Py_GIL_DISABLED defined, as a free-threaded
+build's pyconfig.h defines it: that selects the refusing stub (cpython_layout.h
+refuses every Py_GIL_DISABLED build). A CPython outside 3.9-3.15 is refused
+earlier, by pip (requires-python >= 3.9).
+Skipped if no CPython 3.10 is installed."""
 import glob
 import os
 import shutil
@@ -17,8 +21,7 @@ from conftest import REPO
 
 def other_python():
     candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")))
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
-    candidates += [shutil.which(f"python3.{minor}") for minor in (10, 9)]
+    candidates += [shutil.which("python3.10")]
     for path in candidates:
         # pyenv shims exist for versions that are not selected: try each.
         if path and subprocess.run([path, "-c", "pass"], capture_output=True).returncode == 0:
@@ -30,7 +33,7 @@ def other_python():
 def built_for_other_python(tmp_path_factory):
     python = other_python()
     if python is None:
-        pytest.skip("no unsupported CPython (3.9, 3.10) is installed")
+        pytest.skip("no CPython 3.10 is installed")
     info = subprocess.run([python, "-c", "import sysconfig as s; print(s.get_paths()['include']); "
                            "print(s.get_config_var('EXT_SUFFIX'))"], capture_output=True, text=True, check=True)
     include, suffix = info.stdout.split()
@@ -46,7 +49,7 @@ def built_for_other_python(tmp_path_factory):
                            capture_output=True, text=True, check=True).stdout.split()
     cc = sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC") else "gcc"
     subprocess.run([cc, "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror",
-                    "-Wno-missing-field-initializers", "-O1", f"-I{include}", f"-I{gen}",
+                    "-Wno-missing-field-initializers", "-O1", "-DPy_GIL_DISABLED", f"-I{include}", f"-I{gen}",
                     f"-I{os.path.join(REPO, 'src', 'common')}", *sources, os.path.join(gen, "profile.pb-c.c"),
                     "-o", str(root / "stacksight" / f"_native{suffix}"), *flags], check=True)
     return python, str(root)
@@ -68,8 +71,8 @@ except ProfilerError as e:
     print(e)
 """)
     assert result.returncode == 0, result.stderr
-    assert "supports CPython 3.11 to 3.15 (GIL builds)" in result.stdout, result.stdout
-    assert "this is CPython 3.9" in result.stdout or "this is CPython 3.10" in result.stdout
+    assert "supports CPython 3.9 to 3.15 (GIL builds)" in result.stdout, result.stdout
+    assert "this is CPython 3.10 free-threaded (Py_GIL_DISABLED) build" in result.stdout
 
 
 def test_auto_start_warns_once_and_the_app_runs(built_for_other_python):

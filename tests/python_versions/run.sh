@@ -7,7 +7,7 @@
 #
 #   tests/python_versions/run.sh PYTHON VENV          run the tests
 #   tests/python_versions/run.sh --refuses PYTHON VENV  an unsupported CPython
-#       (3.10, 3.9): `pip install .` must refuse it by the package's
+#       (none installed today): `pip install .` must refuse it by the package's
 #       requires-python. A later CPython installs and start() refuses; that
 #       path is tests/python/test_unsupported_python.py.
 set -euo pipefail

@@ -2,7 +2,7 @@
 
     python build.py OUTDIR [--sanitize] [--cc gcc|clang]
 
-Compiles ext/cpython_walker.c and ext/cpython_code_cache.c with src/common/{safe_read,interner,log}.c and
+Compiles ext/cpython_walker.c, ext/cpython_code_cache.c, ext/thread_names.c with src/common/{safe_read,interner,log}.c and
 walker_probe.c into OUTDIR/walker_probe<EXT_SUFFIX>, with -Wall -Wextra
 -Werror. --sanitize adds -fsanitize=address,undefined (import the result with
 libasan preloaded). Used by tests/python/test_walker.py.
@@ -18,6 +18,7 @@ SOURCES = [
     os.path.join(HERE, "walker_probe.c"),
     os.path.join(ROOT, "ext", "cpython_walker.c"),
     os.path.join(ROOT, "ext", "cpython_code_cache.c"),
+    os.path.join(ROOT, "ext", "thread_names.c"),   # native thread ids (3.9/3.10)
     os.path.join(ROOT, "src", "common", "safe_read.c"),
     os.path.join(ROOT, "src", "common", "interner.c"),
     os.path.join(ROOT, "src", "common", "log.c"),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../../ext/cpython_walker.h"
+#include "../../../ext/thread_names.h"
 #include "../../../src/common/interner.h"
 
 static ssp_walker *walker;   /* created by init(), lives until fini() */
@@ -325,7 +326,21 @@ static PyObject *probe_set_validation(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* tell_native(ident, native_id): what stacksight's threading patch tells the
+ * binding when a thread starts (3.9/3.10 thread states lack the OS id). */
+static PyObject *probe_tell_native(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long ident, native_id;
+    if (!PyArg_ParseTuple(args, "kk", &ident, &native_id))
+        return NULL;
+    ssp_thread_names_set(ident, "", 0);
+    ssp_thread_names_set_native(ident, native_id);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"tell_native", probe_tell_native, METH_VARARGS, "tell_native(ident, native_id)"},
     {"set_validation", probe_set_validation, METH_VARARGS, "ssp_walker_set_validation"},
     {"init", probe_init, METH_VARARGS, "init(max_frames)"},
     {"fini", probe_fini, METH_NOARGS, "free the walker"},
