@@ -1,6 +1,6 @@
 /* cpu_snapshots.c - the slot pool behind CPU-slice snapshots (see cpu_snapshots.h). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* siginfo_t in cpu_timer.h */
+#define _GNU_SOURCE 1 /* siginfo_t in cpu_timer.h; the value pyconfig.h gives it */
 #endif
 #include "cpu_snapshots.h"
 
