@@ -53,6 +53,7 @@ else
     tests/python/test_signal_takeover.py
     tests/python/test_descriptors.py
     tests/python/test_cli_delegation.py
+    tests/python/test_asyncio_tasks.py              # task await chains (3.11-3.14; skips on 3.15)
   )
   STACKSIGHT_TEST_INSTALLED=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"
 fi
