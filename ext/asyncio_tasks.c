@@ -70,7 +70,8 @@ typedef struct asyncio_state {
     uintptr_t head, loop;            /* its head node and the loop whose thread owns it */
     uintptr_t node, prev;            /* next node to read (0: start the list) and its prev */
     uint32_t counted;                /* tasks read in this rotation so far */
-    uint32_t rotation_tasks;         /* tasks read in the last full rotation */
+    uint32_t rotation_tasks;         /* tasks in the last full rotation */
+    int rotation_torn;               /* a list of this rotation was cut short by a torn link */
 #endif
     size_t span;                     /* bytes read per task: both fields included */
     setentry *table;                 /* copy of the set's table, table_cap slots */
@@ -476,6 +477,7 @@ static void list_torn(asyncio_state *st)
     atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
     st->node = 0;                        /* the rest of this list waits for the next rotation */
     st->list++;
+    st->rotation_torn = 1;
 }
 
 /* 3.14+: the next tasks of the rotation through every loop thread's list
@@ -493,8 +495,12 @@ static void sample_lists(asyncio_state *st, ssp_walker *walker, ss_tick *tick)
     while (reads < LIST_READS_PER_TICK) {
         if (st->node == 0) {
             if (st->list > LOOP_SLOTS) {        /* a rotation ended: one per tick at most */
-                st->rotation_tasks = st->counted;
+                /* A cut rotation saw fewer tasks than live: it does not
+                 * lower the population the weights stand for. */
+                if (!st->rotation_torn || st->counted > st->rotation_tasks)
+                    st->rotation_tasks = st->counted;
                 st->counted = 0;
+                st->rotation_torn = 0;
                 st->list = 0;
                 break;
             }
