@@ -1,6 +1,12 @@
 /* asyncio_tasks.c - suspended asyncio tasks, sampled from the sidecar (see
  * asyncio_tasks.h). */
+/* The layout seam first: it sets Py_BUILD_CORE for the internal headers
+ * (3.14+: the thread and interpreter states' task lists). */
+#include "cpython_layout.h"
 #include "asyncio_tasks.h"
+#if PY_VERSION_HEX >= 0x030D0000 && SSP_SUPPORTED
+#include <internal/pycore_setobject.h>   /* _PySet_Dummy moved there in 3.13 */
+#endif
 
 #include <math.h>
 #include <stdatomic.h>
@@ -11,9 +17,14 @@
 #include "../src/common/safe_read.h"
 #include "thread_names.h"
 
-/* Tested on CPython 3.11 only: the await-chain reader of the walker and the
- * set layout below are that version's. */
-#define SSP_ASYNCIO_SUPPORTED (PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000)
+/* Tested on CPython 3.11 to 3.14 (GIL builds): where the tasks live is
+ * that of each (see asyncio_tasks.h), the await-chain reader is the
+ * walker's. 3.15 is left out: its published offsets agree with its
+ * headers, but every read of its task lists fails the link check (not
+ * understood yet), so it refuses rather than count torn reads. */
+#define SSP_ASYNCIO_SUPPORTED (SSP_SUPPORTED && PY_VERSION_HEX < 0x030F0000)
+/* 3.14+: tasks in per-thread linked lists, offsets published by _asyncio. */
+#define SSP_ASYNCIO_LISTS (PY_VERSION_HEX >= 0x030E0000)
 
 static atomic_ullong task_samples, task_torn;
 
@@ -47,10 +58,21 @@ typedef struct name_slot {
  * published once complete; freed by ssp_asyncio_detach after the sidecar
  * stopped. The buffers belong to the sidecar. */
 typedef struct asyncio_state {
-    PyObject *tasks;                 /* strong ref: the set of weak references */
+    PyObject *tasks;                 /* strong ref: the set of weak references (up to 3.13) */
     PyObject *task_type;             /* strong ref: _asyncio.Task */
     size_t coro_off, name_off;       /* where a task holds its coroutine and name */
     size_t loop_off;                 /* and its event loop */
+#if SSP_ASYNCIO_LISTS
+    size_t node_off;                 /* its llist_node in the thread's list of tasks */
+    uintptr_t interp;                /* main interpreter: list of tasks of exited threads */
+    /* Where the rotation through the lists stands (sidecar only). */
+    uint32_t list;                   /* list being followed: loop slot, LOOP_SLOTS = interp's */
+    uintptr_t head, loop;            /* its head node and the loop whose thread owns it */
+    uintptr_t node, prev;            /* next node to read (0: start the list) and its prev */
+    uint32_t counted;                /* tasks read in this rotation so far */
+    uint32_t rotation_tasks;         /* tasks in the last full rotation */
+    int rotation_torn;               /* a list of this rotation was cut short by a torn link */
+#endif
     size_t span;                     /* bytes read per task: both fields included */
     setentry *table;                 /* copy of the set's table, table_cap slots */
     size_t table_cap;
@@ -94,6 +116,7 @@ typedef struct loop_slot {
     _Atomic uintptr_t loop;          /* 0 = free */
     unsigned long thread_id;         /* threading.get_ident() of the thread running it */
     unsigned long native_thread_id;
+    uintptr_t tstate;                /* its PyThreadState (3.14+: where its tasks are listed) */
 } loop_slot;
 static loop_slot loop_slots[LOOP_SLOTS];
 
@@ -112,6 +135,7 @@ void ssp_asyncio_loop_running(PyObject *loop)
         if (atomic_load(&slot->loop) == 0) {
             slot->thread_id = me;
             slot->native_thread_id = PyThread_get_thread_native_id();
+            slot->tstate = (uintptr_t)PyThreadState_Get();
             atomic_store_explicit(&slot->loop, (uintptr_t)loop, memory_order_release);
             return;
         }
@@ -132,10 +156,68 @@ static void loop_thread_labels(uintptr_t loop, ss_labels *labels)
     }
 }
 
-int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
-                       PyObject *probe_name, PyObject *probe_loop)
+#if SSP_ASYNCIO_LISTS
+/* _asyncio's published offsets (the `.AsyncioDebug` section of the module,
+ * what Lib/asyncio/tools.py and the remote-debugging module read): 13
+ * uint64 in this order. Every offset that the headers also describe is
+ * compared with them (the state sizes are not: Debian's 3.15 builds
+ * _asyncio into the interpreter with 8 more bytes of PyInterpreterState
+ * past the fields used, and the sizes are not used here). */
+enum {
+    DBG_TASK_SIZE, DBG_TASK_NAME, DBG_TASK_AWAITED_BY, DBG_TASK_IS_TASK, DBG_TASK_AWAITED_BY_IS_SET,
+    DBG_TASK_CORO, DBG_TASK_NODE,
+    DBG_INTERP_SIZE, DBG_INTERP_TASKS_HEAD,
+    DBG_TSTATE_SIZE, DBG_TSTATE_RUNNING_LOOP, DBG_TSTATE_RUNNING_TASK, DBG_TSTATE_TASKS_HEAD,
+    DBG_COUNT
+};
+
+/* The node offset of a Task from the published table, checked against the
+ * headers and the probe's fields; 0 with a Python exception if any
+ * disagrees. */
+static size_t checked_node_offset(PyObject *debug, size_t task_size, size_t coro_off, size_t name_off)
 {
-    if (!PySet_CheckExact(tasks) || !PyType_Check(task_type) || !Py_IS_TYPE(probe, (PyTypeObject *)task_type) ||
+    uint64_t d[DBG_COUNT];
+    if (!PyBytes_CheckExact(debug) || PyBytes_GET_SIZE(debug) != (Py_ssize_t)sizeof d) {
+        PyErr_SetString(PyExc_RuntimeError, "_asyncio's debug offsets are not the 13 numbers expected");
+        return 0;
+    }
+    memcpy(d, PyBytes_AS_STRING(debug), sizeof d);
+    struct { const char *what; uint64_t published, ours; } checks[] = {
+        {"Task size", d[DBG_TASK_SIZE], task_size},
+        {"Task coroutine", d[DBG_TASK_CORO], coro_off},
+        {"Task name", d[DBG_TASK_NAME], name_off},
+        {"interpreter task list", d[DBG_INTERP_TASKS_HEAD], offsetof(PyInterpreterState, asyncio_tasks_head)},
+        {"thread running loop", d[DBG_TSTATE_RUNNING_LOOP], offsetof(_PyThreadStateImpl, asyncio_running_loop)},
+        {"thread running task", d[DBG_TSTATE_RUNNING_TASK], offsetof(_PyThreadStateImpl, asyncio_running_task)},
+        {"thread task list", d[DBG_TSTATE_TASKS_HEAD], offsetof(_PyThreadStateImpl, asyncio_tasks_head)},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (checks[i].published != checks[i].ours) {
+            PyErr_Format(PyExc_RuntimeError, "_asyncio's debug offsets disagree with this build (%s: %llu, "
+                         "expected %llu)", checks[i].what, (unsigned long long)checks[i].published,
+                         (unsigned long long)checks[i].ours);
+            return 0;
+        }
+    }
+    uint64_t node = d[DBG_TASK_NODE];
+    if (node < sizeof(PyObject) || node % sizeof(void *) || node + sizeof(struct llist_node) > task_size) {
+        PyErr_SetString(PyExc_RuntimeError, "_asyncio's debug offsets put a Task's list node outside it");
+        return 0;
+    }
+    return (size_t)node;
+}
+#endif
+
+int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
+                       PyObject *probe_name, PyObject *probe_loop, PyObject *debug)
+{
+#if SSP_ASYNCIO_LISTS
+    int tasks_ok = tasks == Py_None;
+#else
+    int tasks_ok = PySet_CheckExact(tasks);
+    (void)debug;
+#endif
+    if (!tasks_ok || !PyType_Check(task_type) || !Py_IS_TYPE(probe, (PyTypeObject *)task_type) ||
         !PyCoro_CheckExact(probe_coro) || !PyUnicode_CheckExact(probe_name)) {
         PyErr_SetString(PyExc_TypeError, "asyncio_attach: unexpected argument types");
         return -1;
@@ -151,6 +233,11 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
                         "the coroutine and name of an asyncio Task could not be located in it");
         return -1;
     }
+#if SSP_ASYNCIO_LISTS
+    size_t node_off = checked_node_offset(debug, size, coro_off, name_off);
+    if (node_off == 0)
+        return -1;
+#endif
     asyncio_state *st = calloc(1, sizeof *st);
     if (st != NULL) {
         st->table_cap = 1024;
@@ -161,6 +248,10 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
         st->remote = malloc(SSP_ASYNCIO_TASKS_PER_TICK * sizeof *st->remote);
         size_t last = coro_off > name_off ? coro_off : name_off;
         st->span = (last > loop_off ? last : loop_off) + sizeof(void *);
+#if SSP_ASYNCIO_LISTS
+        if (st->span < node_off + sizeof(struct llist_node))
+            st->span = node_off + sizeof(struct llist_node);
+#endif
         st->spans = malloc(SSP_ASYNCIO_TASKS_PER_TICK * st->span);
     }
     if (st == NULL || !st->table || !st->refs || !st->heads || !st->local || !st->remote || !st->spans) {
@@ -177,6 +268,10 @@ int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, Py
     st->coro_off = coro_off;
     st->name_off = name_off;
     st->loop_off = loop_off;
+#if SSP_ASYNCIO_LISTS
+    st->node_off = node_off;
+    st->interp = (uintptr_t)PyInterpreterState_Main();
+#endif
     atomic_store_explicit(&attached, st, memory_order_release);
     return 0;
 }
@@ -195,41 +290,6 @@ void ssp_asyncio_detach(void)
     free(st->remote);
     free(st->spans);
     free(st);
-}
-
-/* Copy the set's table; the number of slots, or 0 (empty or unreadable;
- * *torn set for the latter). */
-static size_t copy_table(asyncio_state *st, int *torn)
-{
-    PySetObject set;
-    if (ss_safe_read(&set, st->tasks, sizeof set)) {
-        *torn = 1;
-        return 0;
-    }
-    size_t slots = (size_t)set.mask + 1;
-    if (set.used <= 0)
-        return 0;
-    if (set.mask <= 0 || (slots & (slots - 1)) || slots > SSP_ASYNCIO_MAX_SLOTS || set.used > set.mask ||
-        !set.table || ((uintptr_t)set.table & 7)) {
-        *torn = 1;
-        return 0;
-    }
-    if (slots > st->table_cap) {
-        setentry *t = realloc(st->table, slots * sizeof *t);
-        if (t == NULL)
-            return 0;
-        st->table = t;
-        uintptr_t *r = realloc(st->refs, slots * sizeof *r);
-        if (r == NULL)
-            return 0;
-        st->refs = r;
-        st->table_cap = slots;
-    }
-    if (ss_safe_read(st->table, set.table, slots * sizeof *st->table)) {
-        *torn = 1;          /* resized while read */
-        return 0;
-    }
-    return slots;
 }
 
 /* The label id of task `task` whose name object is `name`. */
@@ -278,11 +338,46 @@ static void add_task_sample(void *arg, uint32_t i, int result, const ssp_thread_
     atomic_fetch_add_explicit(&task_samples, 1, memory_order_relaxed);
 }
 
-void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
+#if !SSP_ASYNCIO_LISTS
+/* Copy the set's table; the number of slots, or 0 (empty or unreadable;
+ * *torn set for the latter). */
+static size_t copy_table(asyncio_state *st, int *torn)
 {
-    asyncio_state *st = atomic_load_explicit(&attached, memory_order_acquire);
-    if (st == NULL || tick->kind != SS_TICK_WALL || tick->wall_ns <= 0)
-        return;
+    PySetObject set;
+    if (ss_safe_read(&set, st->tasks, sizeof set)) {
+        *torn = 1;
+        return 0;
+    }
+    size_t slots = (size_t)set.mask + 1;
+    if (set.used <= 0)
+        return 0;
+    if (set.mask <= 0 || (slots & (slots - 1)) || slots > SSP_ASYNCIO_MAX_SLOTS || set.used > set.mask ||
+        !set.table || ((uintptr_t)set.table & 7)) {
+        *torn = 1;
+        return 0;
+    }
+    if (slots > st->table_cap) {
+        setentry *t = realloc(st->table, slots * sizeof *t);
+        if (t == NULL)
+            return 0;
+        st->table = t;
+        uintptr_t *r = realloc(st->refs, slots * sizeof *r);
+        if (r == NULL)
+            return 0;
+        st->refs = r;
+        st->table_cap = slots;
+    }
+    if (ss_safe_read(st->table, set.table, slots * sizeof *st->table)) {
+        *torn = 1;          /* resized while read */
+        return 0;
+    }
+    return slots;
+}
+
+/* Up to 3.13: the tasks are the referents of the weak references in a
+ * set; a window of them is read per tick. */
+static void sample_set(asyncio_state *st, ssp_walker *walker, ss_tick *tick)
+{
     int torn = 0;
     size_t slots = copy_table(st, &torn);
     uint32_t nrefs = 0;
@@ -353,14 +448,138 @@ void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
     if (sc.n > 0)
         ssp_walker_await_chains(walker, sc.coro, sc.n, add_task_sample, &sc);
 }
+#endif
+
+#if SSP_ASYNCIO_LISTS
+/* Tasks read per wall tick: a list is followed one task per read (the next
+ * one's address is in it), so each tick reads the next LIST_READS_PER_TICK
+ * tasks of a rotation through all the lists, each standing for (tasks in
+ * the last full rotation) / (tasks read this tick). */
+#define LIST_READS_PER_TICK 64u
+_Static_assert(LIST_READS_PER_TICK <= SSP_ASYNCIO_TASKS_PER_TICK, "one batch of chains per tick");
+
+/* Head of rotation list `i`: loop slot i's thread's list, the interpreter's
+ * list (tasks of exited threads) for i == LOOP_SLOTS; 0 for a free slot. */
+static uintptr_t list_head(const asyncio_state *st, uint32_t i, uintptr_t *loop)
+{
+    *loop = 0;
+    if (i == LOOP_SLOTS)
+        return st->interp + offsetof(PyInterpreterState, asyncio_tasks_head);
+    const loop_slot *slot = &loop_slots[i];
+    *loop = atomic_load_explicit(&slot->loop, memory_order_acquire);
+    if (*loop == 0 || slot->tstate == 0)
+        return 0;
+    return slot->tstate + offsetof(_PyThreadStateImpl, asyncio_tasks_head);
+}
+
+static void list_torn(asyncio_state *st)
+{
+    atomic_fetch_add_explicit(&task_torn, 1, memory_order_relaxed);
+    st->node = 0;                        /* the rest of this list waits for the next rotation */
+    st->list++;
+    st->rotation_torn = 1;
+}
+
+/* 3.14+: the next tasks of the rotation through every loop thread's list
+ * and the interpreter's. A link that does not hold (the task unlinked or
+ * freed since) ends that list for this rotation, counted as torn. */
+static void sample_lists(asyncio_state *st, ssp_walker *walker, ss_tick *tick)
+{
+    sample_context sc;
+    sc.st = st;
+    sc.walker = walker;
+    sc.tick = tick;
+    sc.n = 0;
+    unsigned char *buf = st->spans;
+    uint32_t reads = 0;
+    while (reads < LIST_READS_PER_TICK) {
+        if (st->node == 0) {
+            if (st->list > LOOP_SLOTS) {        /* a rotation ended: one per tick at most */
+                /* A cut rotation saw fewer tasks than live: it does not
+                 * lower the population the weights stand for. */
+                if (!st->rotation_torn || st->counted > st->rotation_tasks)
+                    st->rotation_tasks = st->counted;
+                st->counted = 0;
+                st->rotation_torn = 0;
+                st->list = 0;
+                break;
+            }
+            st->head = list_head(st, st->list, &st->loop);
+            struct llist_node link;
+            if (st->head == 0) {
+                st->list++;
+                continue;
+            }
+            if (ss_safe_read(&link, (const void *)st->head, sizeof link)) {
+                list_torn(st);
+                continue;
+            }
+            st->prev = st->head;
+            st->node = (uintptr_t)link.next;
+        }
+        if (st->node == st->head) {
+            st->node = 0;
+            st->list++;
+            continue;
+        }
+        if (st->node < st->node_off || (st->node & 7) || st->counted >= SSP_ASYNCIO_MAX_SLOTS) {
+            list_torn(st);
+            continue;
+        }
+        uintptr_t task = st->node - st->node_off;
+        struct llist_node link;
+        PyObject obj;
+        reads++;
+        if (ss_safe_read(buf, (const void *)task, st->span) ||
+            (memcpy(&link, buf + st->node_off, sizeof link), (uintptr_t)link.prev != st->prev) ||
+            (memcpy(&obj, buf, sizeof obj), obj.ob_type != (PyTypeObject *)st->task_type)) {
+            list_torn(st);
+            continue;
+        }
+        st->counted++;
+        uintptr_t coro, name;
+        memcpy(&coro, buf + st->coro_off, sizeof coro);
+        memcpy(&name, buf + st->name_off, sizeof name);
+        if (coro != 0) {
+            sc.task[sc.n] = task;
+            sc.loop[sc.n] = st->loop;
+            sc.name_id[sc.n] = task_name(st, walker, task, name);
+            sc.coro[sc.n++] = coro;
+        }
+        st->prev = st->node;
+        st->node = (uintptr_t)link.next;
+    }
+    if (sc.n == 0)
+        return;
+    uint32_t population = st->rotation_tasks > st->counted ? st->rotation_tasks : st->counted;
+    double weight = population > reads ? (double)population / (double)reads : 1.0;
+    memset(sc.values, 0, sizeof sc.values);
+    sc.values[SS_WALL_SAMPLES] = llround(weight) > 0 ? llround(weight) : 1;
+    sc.values[SS_WALL_TIME] = llround((double)tick->wall_ns * weight);
+    ssp_walker_await_chains(walker, sc.coro, sc.n, add_task_sample, &sc);
+}
+#endif
+
+void ssp_asyncio_sample(ssp_walker *walker, ss_tick *tick)
+{
+    asyncio_state *st = atomic_load_explicit(&attached, memory_order_acquire);
+    if (st == NULL || tick->kind != SS_TICK_WALL || tick->wall_ns <= 0)
+        return;
+#if SSP_ASYNCIO_LISTS
+    sample_lists(st, walker, tick);
+#else
+    sample_set(st, walker, tick);
+#endif
+}
 
 #else   /* !SSP_ASYNCIO_SUPPORTED */
 
 int ssp_asyncio_attach(PyObject *tasks, PyObject *task_type, PyObject *probe, PyObject *probe_coro,
-                       PyObject *probe_name, PyObject *probe_loop)
+                       PyObject *probe_name, PyObject *probe_loop, PyObject *debug)
 {
     (void)tasks; (void)task_type; (void)probe; (void)probe_coro; (void)probe_name; (void)probe_loop;
-    PyErr_Format(PyExc_RuntimeError, "asyncio task sampling supports CPython 3.11 only; this is %d.%d",
+    (void)debug;
+    PyErr_Format(PyExc_RuntimeError, "asyncio task sampling supports CPython 3.11 to 3.14; this is %d.%d",
                  PY_MAJOR_VERSION, PY_MINOR_VERSION);
     return -1;
 }

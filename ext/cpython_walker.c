@@ -839,16 +839,94 @@ torn:
 
 /* ---- await chains of suspended coroutines -------------------------------- */
 
-/* CPython 3.11 only (the generator layout and the yield-from test below are
- * that version's; asyncio_tasks.c attaches on 3.11 only). */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* CPython 3.11 to 3.15: the generator object embeds its frame (gi_iframe)
+ * in every one of them; what differs is how a suspended frame says that it
+ * awaits something (gen_awaits) and where its value stack top is
+ * (gen_stack_top), both as _PyGen_yf finds them in each version. 3.9 and
+ * 3.10 keep a generator's frame in a separate PyFrameObject: no await chains
+ * there (asyncio_tasks.c attaches from 3.11 on). */
+#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX < 0x030D0000
 #include <opcode.h>
+#endif
 
 #define SSP_MAX_AWAIT_DEPTH 256u   /* coroutines followed per chain; deeper = torn */
 #define SSP_CHAIN_STORED 32u       /* frames kept per chain; further ones only counted */
-#define SSP_GEN_HDR (offsetof(PyGenObject, gi_iframe) + SSP_FRAME_SPECIALS)
+#define SSP_GEN_FRAME offsetof(PyGenObject, gi_iframe)
+#define SSP_GEN_HDR (SSP_GEN_FRAME + SSP_FRAME_SPECIALS)
 #define SSP_GEN_STACK_SLOTS 24u    /* locals + value stack slots read with the object */
 #define SSP_GEN_READ (SSP_GEN_HDR + SSP_GEN_STACK_SLOTS * sizeof(PyObject *))
+#define SSP_GEN_MAX_STACK (1u << 20) /* value stack slots believed; more = torn */
+
+/* Frame state classes of a generator, from its gi_frame_state. */
+enum { SSP_GEN_OTHER = 0, SSP_GEN_RUNNING, SSP_GEN_SUSPENDED };
+
+static int gen_state_class(int8_t state)
+{
+    if (state == FRAME_EXECUTING)
+        return SSP_GEN_RUNNING;
+#if PY_VERSION_HEX < 0x030D0000
+    return state == FRAME_SUSPENDED ? SSP_GEN_SUSPENDED : SSP_GEN_OTHER;
+#else
+    return FRAME_STATE_SUSPENDED(state) ? SSP_GEN_SUSPENDED : SSP_GEN_OTHER;
+#endif
+}
+
+/* 1 if the suspended generator (state, instruction `prev`) awaits the
+ * object on top of its value stack; 0 if at a bare yield; -1 torn. Up to
+ * 3.12 the next instruction tells (a RESUME with oparg >= 2 follows an await
+ * or yield from); a coroutine can only be suspended in an await, so only
+ * generators need it read. From 3.13 the frame state says it. */
+static int gen_awaits(int8_t state, int is_coro, uintptr_t prev)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    (void)state;
+    if (is_coro)
+        return 1;
+    _Py_CODEUNIT next;
+    if (ss_safe_read(&next, (const void *)(prev + sizeof next), sizeof next))
+        return -1;
+    int op = _Py_OPCODE(next);
+#if PY_VERSION_HEX < 0x030C0000
+    int resume = op == RESUME || op == RESUME_QUICK;
+#else
+    int resume = op == RESUME || op == INSTRUMENTED_RESUME;
+#endif
+    return resume && _Py_OPARG(next) >= 2;
+#else
+    (void)is_coro; (void)prev;
+    return state != FRAME_SUSPENDED;
+#endif
+}
+
+/* Offset in the generator object at `obj` of its value stack's top slot;
+ * 0 when the copied frame `fr` has no sane one (torn). */
+static size_t gen_stack_top(uintptr_t obj, const _PyInterpreterFrame *fr)
+{
+    size_t base = SSP_GEN_FRAME + offsetof(_PyInterpreterFrame, localsplus);
+#if PY_VERSION_HEX < 0x030E0000
+    (void)obj;
+    if (fr->stacktop < 1 || fr->stacktop > (int)SSP_GEN_MAX_STACK)
+        return 0;
+    return base + (size_t)(fr->stacktop - 1) * sizeof(PyObject *);
+#else
+    uintptr_t sp = (uintptr_t)fr->stackpointer, first = obj + base;
+    if (sp <= first || sp - first > SSP_GEN_MAX_STACK * sizeof(_PyStackRef) ||
+        (sp - first) % sizeof(_PyStackRef))
+        return 0;
+    return sp - sizeof(_PyStackRef) - obj;
+#endif
+}
+
+/* The object a value stack slot holds (3.14+: a tagged _PyStackRef). */
+static uintptr_t gen_slot_object(uintptr_t word)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    return word & ~(uintptr_t)Py_TAG_BITS;
+#else
+    return word;
+#endif
+}
 
 /* One chain being followed by ssp_walker_await_chains. */
 typedef struct ssp_chain {
@@ -858,6 +936,8 @@ typedef struct ssp_chain {
     uint32_t beyond;                 /* further frames only counted */
     uintptr_t code[SSP_CHAIN_STORED];
     uintptr_t instr[SSP_CHAIN_STORED];
+    uintptr_t objs[SSP_CHAIN_STORED];   /* the coroutine of each stored frame */
+    uintptr_t awaited[SSP_CHAIN_STORED]; /* what it awaited when read; 0 = chain end */
 } ssp_chain;
 
 /* Sidecar buffers of ssp_walker_await_chains, made at its first call. */
@@ -886,45 +966,37 @@ static void chain_step(ssp_chain *c, const unsigned char *buf, size_t got)
         return;                          /* a future, a task or another awaitable: the end */
     int8_t state;
     memcpy(&state, buf + offsetof(PyGenObject, gi_frame_state), sizeof state);
-    if (state != FRAME_SUSPENDED) {
+    int cls = gen_state_class(state);
+    if (cls != SSP_GEN_SUSPENDED) {
         /* The outermost one running or not started: no chain of its own
          * (a running one is on its thread's stack). Further in, a frame
          * that is neither suspended nor running means it moved while read. */
         int outermost = c->nstored == 0 && c->beyond == 0;
-        c->result = (outermost || state == FRAME_EXECUTING) ? 0 : -1;
+        c->result = (outermost || cls == SSP_GEN_RUNNING) ? 0 : -1;
         return;
     }
     _PyInterpreterFrame fr;
-    memcpy(&fr, buf + offsetof(PyGenObject, gi_iframe), SSP_FRAME_SPECIALS);
-    uintptr_t code = (uintptr_t)fr.f_code, prev = (uintptr_t)fr.prev_instr;
-    if (!code || (code & 7) || (prev & 1) || !prev || fr.stacktop < 1 || fr.stacktop > (1 << 20) ||
+    memcpy(&fr, buf + SSP_GEN_FRAME, SSP_FRAME_SPECIALS);
+    uintptr_t code = sspl_frame_code(&fr), prev = sspl_frame_instr(&fr);
+    size_t top = gen_stack_top(obj, &fr);
+    if (!code || (code & 7) || (prev & 1) || !prev || top == 0 ||
         c->nstored + c->beyond >= SSP_MAX_AWAIT_DEPTH) {
         c->result = -1;
         return;
     }
     if (c->nstored < SSP_CHAIN_STORED) {
         c->code[c->nstored] = code;
+        c->objs[c->nstored] = obj;
+        c->awaited[c->nstored] = 0;
         c->instr[c->nstored++] = prev;
     } else {
         c->beyond++;
     }
-    /* What it awaits, as _PyGen_yf finds it: suspended in an await or a
-     * yield from, the next instruction is a RESUME with oparg >= 2 and the
-     * awaited object is on top of the frame's value stack. A coroutine can
-     * only be suspended in an await, so only generators (which may be at a
-     * bare yield) need the instruction read. */
-    if (!is_coro) {
-        _Py_CODEUNIT next;
-        if (ss_safe_read(&next, (const void *)(prev + sizeof next), sizeof next)) {
-            c->result = -1;
-            return;
-        }
-        int op = _Py_OPCODE(next);
-        if ((op != RESUME && op != RESUME_QUICK) || _Py_OPARG(next) < 2)
-            return;
+    int awaits = gen_awaits(state, is_coro, prev);
+    if (awaits <= 0) {
+        c->result = awaits < 0 ? -1 : c->result;
+        return;
     }
-    size_t top = offsetof(PyGenObject, gi_iframe) + offsetof(_PyInterpreterFrame, localsplus) +
-                 (size_t)(fr.stacktop - 1) * sizeof(PyObject *);
     uintptr_t awaited;
     if (top + sizeof awaited <= got)
         memcpy(&awaited, buf + top, sizeof awaited);
@@ -932,11 +1004,41 @@ static void chain_step(ssp_chain *c, const unsigned char *buf, size_t got)
         c->result = -1;
         return;
     }
+    awaited = gen_slot_object(awaited);
     if (awaited == 0 || (awaited & 7) || awaited > SSP_MAX_USER_ADDR) {
         c->result = -1;
         return;
     }
+    if (c->beyond == 0)
+        c->awaited[c->nstored - 1] = awaited;
     c->obj = awaited;
+}
+
+/* 1 if the coroutine copied into buf (got bytes) is still suspended at
+ * `instr` awaiting `awaited` (0: awaiting nothing read): the copies of a
+ * chain are taken level by level while the loop thread runs, so a chain
+ * whose levels were read at different moments is torn, not a stack. */
+static int chain_level_holds(uintptr_t obj, const unsigned char *buf, size_t got, uintptr_t instr,
+                             uintptr_t awaited)
+{
+    if (got < SSP_GEN_HDR)
+        return 0;
+    int8_t state;
+    memcpy(&state, buf + offsetof(PyGenObject, gi_frame_state), sizeof state);
+    _PyInterpreterFrame fr;
+    memcpy(&fr, buf + SSP_GEN_FRAME, SSP_FRAME_SPECIALS);
+    if (gen_state_class(state) != SSP_GEN_SUSPENDED || sspl_frame_instr(&fr) != instr)
+        return 0;
+    if (awaited == 0)
+        return 1;
+    size_t top = gen_stack_top(obj, &fr);
+    uintptr_t now;
+    if (top == 0)
+        return 0;
+    if (top + sizeof now > got)
+        return 1;                        /* beyond the copy: not re-read */
+    memcpy(&now, buf + top, sizeof now);
+    return gen_slot_object(now) == awaited;
 }
 
 void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
@@ -980,6 +1082,35 @@ void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
         }
         nactive = still;
     }
+    /* Re-read every stored level of the chains found: one scatter read per
+     * SSP_AWAIT_BATCH levels; a level that moved tears its chain. */
+    uint32_t nlev = 0;
+    uint32_t lev_chain[SSP_AWAIT_BATCH], lev_k[SSP_AWAIT_BATCH];
+    for (uint32_t i = 0; i <= n; i++) {
+        ssp_chain *c = i < n ? &b->chains[i] : NULL;
+        for (uint32_t k = 0; c && c->result == 1 && k < c->nstored; k++) {
+            lev_chain[nlev] = i;
+            lev_k[nlev] = k;
+            b->local[nlev] = (struct iovec){b->objs[nlev], SSP_GEN_READ};
+            b->remote[nlev++] = (struct iovec){(void *)c->objs[k], SSP_GEN_READ};
+            if (nlev == SSP_AWAIT_BATCH)
+                break;
+        }
+        if (nlev == 0 || (nlev < SSP_AWAIT_BATCH && i < n))
+            continue;
+        size_t ok = ss_safe_readv(b->local, b->remote, nlev);
+        for (uint32_t j = 0; j < nlev; j++) {
+            ssp_chain *cj = &b->chains[lev_chain[j]];
+            uint32_t k = lev_k[j];
+            size_t got = j < ok ? SSP_GEN_READ
+                                : ss_safe_read_partial(b->objs[j], (const void *)cj->objs[k], SSP_GEN_READ);
+            if (!chain_level_holds(cj->objs[k], b->objs[j], got, cj->instr[k], cj->awaited[k]))
+                cj->result = -1;
+        }
+        if (nlev == SSP_AWAIT_BATCH && c && lev_k[nlev - 1] + 1 < c->nstored)
+            i--;                         /* this chain's remaining levels next */
+        nlev = 0;
+    }
     sspc_drain_free_log(&w->walk_cache);
     for (uint32_t i = 0; i < n; i++) {
         ssp_chain *c = &b->chains[i];
@@ -1003,7 +1134,7 @@ void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
     pthread_mutex_unlock(&w->walk_lock);
 }
 
-#else   /* 3.9, 3.10, 3.12+: no await chains (see asyncio_tasks.c) */
+#else   /* 3.9, 3.10: no await chains (see above) */
 
 void ssp_walker_await_chains(ssp_walker *w, const uintptr_t *coros, uint32_t n,
                              ssp_chain_visit_fn visit, void *arg)

@@ -246,22 +246,26 @@ native_lock_profiling_active(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ig
 }
 
 PyDoc_STRVAR(asyncio_attach_doc,
-"asyncio_attach(tasks, task_type, probe, probe_coro, probe_name, probe_loop) -> None\n\n"
+"asyncio_attach(tasks, task_type, probe, probe_coro, probe_name, probe_loop[, debug]) -> None\n\n"
 "Start sampling suspended asyncio tasks (see ext/asyncio_tasks.h): tasks is\n"
-"the set inside asyncio's WeakSet of tasks, probe a task of task_type whose\n"
-"coroutine and name are probe_coro and probe_name. Only while running.");
+"the set inside asyncio's WeakSet of tasks (None from 3.14: per-thread lists),\n"
+"probe a task of task_type whose coroutine and name are probe_coro and\n"
+"probe_name; debug (3.14+) the bytes of _asyncio's .AsyncioDebug section.\n"
+"Only while running.");
 
 static PyObject *
 native_asyncio_attach(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *tasks, *task_type, *probe, *coro, *name, *loop;
-    if (!PyArg_ParseTuple(args, "OOOOOO:asyncio_attach", &tasks, &task_type, &probe, &coro, &name, &loop))
+    PyObject *debug = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOO|O:asyncio_attach", &tasks, &task_type, &probe, &coro, &name, &loop,
+                          &debug))
         return NULL;
     if (!ss_core_running()) {
         PyErr_SetString(PyExc_RuntimeError, "the profiler is not running");
         return NULL;
     }
-    if (ssp_asyncio_attach(tasks, task_type, probe, coro, name, loop) != 0)
+    if (ssp_asyncio_attach(tasks, task_type, probe, coro, name, loop, debug) != 0)
         return NULL;
     Py_RETURN_NONE;
 }

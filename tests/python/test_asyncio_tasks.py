@@ -11,8 +11,8 @@ import pytest
 from conftest import run_python
 from profile_view import load, profile_files
 
-pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11),
-                                reason="asyncio task sampling is implemented for CPython 3.11 only")
+pytestmark = pytest.mark.skipif(not (3, 11) <= sys.version_info[:2] <= (3, 14),
+                                reason="asyncio task sampling is implemented for CPython 3.11 to 3.14")
 
 KNOWN_TRUTH = """
 import asyncio, json, sys, time

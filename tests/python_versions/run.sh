@@ -53,7 +53,7 @@ else
     tests/python/test_signal_takeover.py
     tests/python/test_descriptors.py
     tests/python/test_cli_delegation.py
-    tests/python/test_asyncio_tasks.py              # task chains (skips where unsupported)
+    tests/python/test_asyncio_tasks.py              # task await chains (3.11-3.14; skips elsewhere)
     tests/python/test_greenlets.py                  # gevent fallback warning
     tests/python/test_self_accounting.py            # cap budget = thread CPU clocks
   )
