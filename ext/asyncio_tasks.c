@@ -4,6 +4,7 @@
  * (3.14+: the thread and interpreter states' task lists). */
 #include "cpython_layout.h"
 #include "asyncio_tasks.h"
+#include "py_compat.h"
 #if PY_VERSION_HEX >= 0x030D0000 && SSP_SUPPORTED
 #include <internal/pycore_setobject.h>   /* _PySet_Dummy moved there in 3.13 */
 #endif

@@ -42,6 +42,9 @@ static inline unsigned long ssp_runtime_version_hex(void)
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *ssp_new_ref(PyObject *o) { Py_INCREF(o); return o; }
 #define Py_NewRef(o) ssp_new_ref((PyObject *)(o))
+#ifndef PySet_CheckExact
+#define PySet_CheckExact(op) Py_IS_TYPE((op), &PySet_Type)
+#endif
 #endif
 
 #if PY_VERSION_HEX < 0x030B0000
