@@ -183,6 +183,24 @@ test("real profiler uploads: CPU graph, thread filter, search and keyboard zoom"
   assert.deepEqual(page.errors, []);
 });
 
+test("asyncio task filter: listed only where tasks were sampled, keeps one task's stacks", async () => {
+  assert.ok(server.ids.asyncio && server.ids.asyncio.length, "the profiled asyncio program uploaded nothing");
+  const page = await openPage(`/profiles/${server.ids.asyncio[0]}?type=wall-time`);
+  await graphLoaded(page);
+  assert.ok(await page.isVisible("#task-filter"));
+  assert.ok((await frames(page, "read_cache")).length >= 1, "read_cache is in the unfiltered graph");
+  await page.selectOption("#task-filter", "orders");
+  await graphLoaded(page, 2);
+  assert.equal(await page.evaluate(() => new URLSearchParams(location.search).get("task")), "orders");
+  assert.ok((await frames(page, "load_orders")).length >= 1, "load_orders is in the orders task's graph");
+  assert.equal((await frames(page, "read_cache")).length, 0);
+  assert.match(await page.textContent("#flame-total"), /in task orders/);
+  const plain = await openPage(`/profiles/${server.ids.python[0]}?type=cpu-time`);
+  await graphLoaded(plain);
+  assert.equal(await plain.isVisible("#task-filter"), false, "a profile without tasks offers no task filter");
+  assert.deepEqual(page.errors, []);
+});
+
 test("lost samples are flagged in the list and on the profile", async () => {
   const list = await openPage("/?service=lossy");
   await list.waitForFunction(() => document.body.dataset.loaded);

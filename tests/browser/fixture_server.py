@@ -75,6 +75,33 @@ t.join()
 p.stop()
 """
 
+# Two asyncio tasks awaiting different coroutines (3 to 1): the task filter.
+ASYNCIO_PROGRAM = r"""
+import asyncio
+from stacksight import Profiler
+p = Profiler(service="shop-aio", upload_interval=60).start()
+
+async def load_orders():
+    await asyncio.sleep(0.3)
+
+async def read_cache():
+    await asyncio.sleep(0.1)
+
+async def orders():
+    for _ in range(4):
+        await load_orders()
+
+async def cache():
+    for _ in range(4):
+        await read_cache()
+
+async def main():
+    await asyncio.gather(asyncio.create_task(orders(), name="orders"), asyncio.create_task(cache(), name="cache"))
+
+asyncio.run(main())
+p.stop()
+"""
+
 RUBY_PROGRAM = """
 t = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 2.0
 def checkout_total(n) = (1..n).sum { |i| i * i }
@@ -113,6 +140,13 @@ def real_uploads(url: str) -> dict:
         ids["python"] = _wait_for(url, "shop-py")
     else:
         sys.stderr.write(f"fixture: the profiled Python program failed: {python.stderr[-2000:]}\n")
+    if (3, 11) <= sys.version_info[:2] <= (3, 14):   # where asyncio tasks are sampled
+        tasks = subprocess.run([sys.executable, "-c", ASYNCIO_PROGRAM], env=_env(url), capture_output=True,
+                               text=True, timeout=120)
+        if tasks.returncode == 0:
+            ids["asyncio"] = _wait_for(url, "shop-aio")
+        else:
+            sys.stderr.write(f"fixture: the asyncio program failed: {tasks.stderr[-2000:]}\n")
     ruby = shutil.which("ruby")
     gem_lib = os.path.join(REPO, "gem", "lib")
     if ruby and subprocess.run([ruby, "-I", gem_lib, "-e", 'require "stacksight"; exit(Stacksight.native? ? 0 : 1)'],

@@ -24,6 +24,7 @@ from .profile_aggregate import FrameTable, ProfileAggregate
 from .sample_types import SNAPSHOT_TYPES
 
 THREAD_NAME_LABEL = "thread name"
+TASK_NAME_LABEL = "task name"   # asyncio tasks (pprof label of the Python profiler)
 VIEWS = ("tree", "inverted", "callers", "callees")
 LABEL_FRAME_FILE = "<label>"
 
@@ -35,6 +36,7 @@ class TreeQuery:
     view: str = "tree"
     function: tuple[int, ...] = ()   # frame ids of the sandwiched function (callers/callees)
     group_by: str | None = None      # a label key: its values become the first level
+    task: str | None = None          # keep only samples of this asyncio task name
 
 
 @dataclass
@@ -52,6 +54,7 @@ class FullTree:
     snapshot: dict | None = None     # how snapshot profiles were merged
     stacks: int = 0                  # distinct stacks that went in
     extra: dict = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)   # value per task name, like threads
 
     @property
     def total(self) -> int:
@@ -99,6 +102,7 @@ def collect_rows(aggregates: list[ProfileAggregate], frames: FrameTable, query: 
     members, snapshot = _snapshot_members(aggregates, query.type_name)
     rows: dict[tuple[int, ...], int] = {}
     threads: dict[str, int] = {}
+    tasks: dict[str, int] = {}
     label_keys: set[str] = set()
     unit = ""
     targets = frozenset(query.function)
@@ -115,7 +119,8 @@ def collect_rows(aggregates: list[ProfileAggregate], frames: FrameTable, query: 
             if verdict is None:
                 label_map = dict(labels)
                 label_keys.update(label_map)
-                keep = query.thread is None or label_map.get(THREAD_NAME_LABEL) == query.thread
+                keep = ((query.thread is None or label_map.get(THREAD_NAME_LABEL) == query.thread)
+                        and (query.task is None or label_map.get(TASK_NAME_LABEL) == query.task))
                 group_frame = None
                 if query.group_by:
                     group_value = label_map.get(query.group_by)
@@ -124,10 +129,13 @@ def collect_rows(aggregates: list[ProfileAggregate], frames: FrameTable, query: 
                         shown = group_value if group_value is not None else "(none)"
                         group_frame = group_frames[group_value] = frames.intern(
                             f"{query.group_by}: {shown}", LABEL_FRAME_FILE, 0)
-                verdict = decision[labels] = (keep, group_frame, label_map.get(THREAD_NAME_LABEL))
-            keep, group_frame, thread_name = verdict
+                verdict = decision[labels] = (keep, group_frame, label_map.get(THREAD_NAME_LABEL),
+                                              label_map.get(TASK_NAME_LABEL))
+            keep, group_frame, thread_name, task_name = verdict
             if thread_name is not None:
                 threads[thread_name] = threads.get(thread_name, 0) + value
+            if task_name is not None:
+                tasks[task_name] = tasks.get(task_name, 0) + value
             if not keep:
                 continue
             if query.view != "tree":
@@ -137,13 +145,13 @@ def collect_rows(aggregates: list[ProfileAggregate], frames: FrameTable, query: 
             if group_frame is not None:
                 stack = (group_frame,) + stack
             rows[stack] = rows.get(stack, 0) + value
-    return rows, threads, sorted(label_keys), unit, snapshot
+    return rows, (threads, tasks), sorted(label_keys), unit, snapshot
 
 
 def build_tree(aggregates: list[ProfileAggregate], frames: FrameTable, query: TreeQuery) -> FullTree:
-    rows, threads, label_keys, unit, snapshot = collect_rows(aggregates, frames, query)
+    rows, (threads, tasks), label_keys, unit, snapshot = collect_rows(aggregates, frames, query)
     tree = tree_from_rows(rows)
-    tree.threads, tree.label_keys, tree.unit, tree.snapshot = threads, label_keys, unit, snapshot
+    tree.threads, tree.tasks, tree.label_keys, tree.unit, tree.snapshot = threads, tasks, label_keys, unit, snapshot
     return tree
 
 

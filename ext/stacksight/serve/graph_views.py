@@ -2,7 +2,7 @@
 
 ``GET /api/profiles/<id>/flamegraph`` and ``GET /api/merged`` take:
 ``type`` (a sample type; unknown or missing: the default type, saying so),
-``thread`` (a thread name), ``view`` (tree, inverted, callers, callees),
+``thread`` (a thread name), ``task`` (an asyncio task name), ``view`` (tree, inverted, callers, callees),
 ``function`` and ``file`` (the function of a callers/callees view),
 ``group`` (a label key whose values become the first level), ``focus`` (a
 node number of the full tree: answer with its subtree) and ``max_nodes``.
@@ -105,7 +105,7 @@ class GraphViews:
 
     def _tree(self, aggregates, frames, tree_query: TreeQuery, base=None):
         key = (tuple(a.profile_id for a in aggregates), self.aggregates.generation, tree_query.type_name,
-               tree_query.thread, tree_query.view, tree_query.function, tree_query.group_by,
+               tree_query.thread, tree_query.task, tree_query.view, tree_query.function, tree_query.group_by,
                tuple(a.profile_id for a in base) if base is not None else None)
         tree = self.trees.get(key)
         if tree is None:
@@ -135,18 +135,19 @@ class GraphViews:
                 raise FilterError(f"a {view} view needs ?function=NAME")
             function_ids = tuple(frames.find(function_name, function_file))
         thread = _param(query, "thread")
+        task = _param(query, "task")
         group_by = _param(query, "group")
         focus = _int(query, "focus", 0, 0, 1 << 40)
         max_nodes = _int(query, "max_nodes", DEFAULT_MAX_NODES, 2, MAX_NODES_LIMIT)
         payload = {"type": wanted, "unit": "", "display": display_name(wanted or ""), "total": 0,
-                   "thread": thread, "threads": [], "view": view, "group": group_by, "label_keys": [],
+                   "thread": thread, "threads": [], "task": task, "tasks": [], "view": view, "group": group_by, "label_keys": [],
                    "function": function_name, "file": function_file, "sample_types": types,
                    "type_notice": notice, "snapshot": None}
         if not wanted:
             payload.update(tree_payload(build_tree([], frames, TreeQuery("")), frames))
             payload["functions"] = functions_payload(build_tree([], frames, TreeQuery("")), frames)
             return payload
-        tree_query = TreeQuery(wanted, thread, view, function_ids, group_by)
+        tree_query = TreeQuery(wanted, thread, view, function_ids, group_by, task)
         tree = self._tree(aggregates, frames, tree_query, base)
         try:
             payload.update(tree_payload(tree, frames, focus, max_nodes))
@@ -156,10 +157,12 @@ class GraphViews:
         payload.update({"unit": unit, "display": display_name(wanted, unit), "total": tree.total,
                         "threads": [{"name": name, "value": value} for name, value in
                                     sorted(tree.threads.items(), key=lambda item: (-item[1], item[0]))],
+                        "tasks": [{"name": name, "value": value} for name, value in
+                                  sorted(tree.tasks.items(), key=lambda item: (-item[1], item[0]))],
                         "label_keys": tree.label_keys, "snapshot": tree.snapshot, "stacks": tree.stacks})
         if not focus:  # a zoom keeps the table it has
             table_tree = tree if view == "tree" and not group_by else self._tree(
-                aggregates, frames, TreeQuery(wanted, thread, "tree", (), None), base)
+                aggregates, frames, TreeQuery(wanted, thread, "tree", (), None, task), base)
             payload["functions"] = functions_payload(table_tree, frames)
         return payload
 
@@ -167,10 +170,11 @@ class GraphViews:
 def _diff_tree(base, aggregates, frames, query: TreeQuery):
     """One tree over the stacks of both sides: values of side B (``aggregates``)
     with side A's (``base``) beside them in ``extra``."""
-    rows_b, threads_b, keys_b, unit_b, snapshot_b = collect_rows(aggregates, frames, query)
-    rows_a, threads_a, keys_a, unit_a, snapshot_a = collect_rows(base, frames, query)
+    rows_b, (threads_b, tasks_b), keys_b, unit_b, snapshot_b = collect_rows(aggregates, frames, query)
+    rows_a, (threads_a, tasks_a), keys_a, unit_a, snapshot_a = collect_rows(base, frames, query)
     tree = tree_from_rows(rows_b, rows_a)
     tree.threads = {name: threads_a.get(name, 0) + threads_b.get(name, 0) for name in threads_a.keys() | threads_b.keys()}
+    tree.tasks = {name: tasks_a.get(name, 0) + tasks_b.get(name, 0) for name in tasks_a.keys() | tasks_b.keys()}
     tree.label_keys = sorted(set(keys_a) | set(keys_b))
     tree.unit = unit_b or unit_a
     tree.snapshot = ({"policy": "latest per process", "a": snapshot_a, "b": snapshot_b,

@@ -32,7 +32,7 @@ const profileGraph = (() => {
     function apiUrl(extra = {}) {
       const params = new URLSearchParams();
       if (merged) for (const [key, value] of pageParams) if (!GRAPH_KEYS.includes(key)) params.append(key, value);
-      for (const key of ["type", "thread", "group", "max_nodes"]) if (pageParams.get(key)) params.set(key, pageParams.get(key));
+      for (const key of ["type", "thread", "task", "group", "max_nodes"]) if (pageParams.get(key)) params.set(key, pageParams.get(key));
       const view = pageParams.get("view") || "tree";
       if (view === "sandwich") {
         params.set("view", extra.half || "callees");
@@ -42,7 +42,7 @@ const profileGraph = (() => {
       if (extra.focus) params.set("focus", String(extra.focus));
       return (compare ? "/api/diff?" : merged ? "/api/merged?" : `/api/profiles/${profileId}/flamegraph?`) + params;
     }
-    const GRAPH_KEYS = ["type", "thread", "group", "view", "function", "file", "q", "zoom", "max_nodes", "layout"];
+    const GRAPH_KEYS = ["type", "thread", "task", "group", "view", "function", "file", "q", "zoom", "max_nodes", "layout"];
 
     // Side by side (compare, ?layout=side): each side merged on its own, as
     // /api/merged merges it: its keys without the a./b. prefix plus the
@@ -56,7 +56,7 @@ const profileGraph = (() => {
         if (/^[ab]\./.test(key)) { if (key[0] === side) params.append(key.slice(2), value); } else params.append(key, value);
       }
       const graph = new URL(apiUrl(), location.origin).searchParams;
-      for (const key of ["thread", "group", "max_nodes", "view", "function", "file"]) if (graph.get(key)) params.set(key, graph.get(key));
+      for (const key of ["thread", "task", "group", "max_nodes", "view", "function", "file"]) if (graph.get(key)) params.set(key, graph.get(key));
       if (type) params.set("type", type);
       return "/api/merged?" + params;
     }
@@ -193,13 +193,16 @@ const profileGraph = (() => {
       if (payload.type && pageParams.get("type") && pageParams.get("type") !== payload.type) setPageParam("type", payload.type);
       renderTypeSwitch(payload);
       renderSelect("thread-filter", payload.threads.map((t) => t.name), payload.thread, "All threads");
+      // Only profiles with asyncio task samples get the task filter.
+      renderSelect("task-filter", payload.tasks.map((t) => t.name), payload.task, "All tasks");
+      document.getElementById("task-filter-label").hidden = !payload.tasks.length && !payload.task;
       renderSelect("group-by", payload.label_keys, payload.group, "No grouping");
       for (const button of document.querySelectorAll("#view-switch button")) button.classList.toggle("active", button.dataset.view === view);
       renderNotices(payload);
       const totals = payload.diff ? `A ${formatValue(payload.base_total, payload.unit)} → B ${formatValue(payload.total, payload.unit)}`
         : formatValue(payload.total, payload.unit);
       document.getElementById("flame-total").textContent = payload.type
-        ? `${payload.display}: ${totals}` + (payload.thread ? ` in thread ${payload.thread}` : "") +
+        ? `${payload.display}: ${totals}` + (payload.thread ? ` in thread ${payload.thread}` : "") + (payload.task ? ` in task ${payload.task}` : "") +
           (view === "sandwich" ? ` · sandwich of ${payload.function}` : view === "inverted" ? " · bottom-up" : "")
         : "This profile has no samples.";
       const sandwich = view === "sandwich";
@@ -264,6 +267,7 @@ const profileGraph = (() => {
 
     // Wiring.
     document.getElementById("thread-filter").addEventListener("change", (e) => { setPageParam("thread", e.target.value); setPageParam("zoom", ""); load(); });
+    document.getElementById("task-filter").addEventListener("change", (e) => { setPageParam("task", e.target.value); setPageParam("zoom", ""); load(); });
     document.getElementById("group-by").addEventListener("change", (e) => { setPageParam("group", e.target.value); setPageParam("zoom", ""); load(); });
     document.getElementById("view-switch").addEventListener("click", (e) => {
       const button = e.target.closest("button");
