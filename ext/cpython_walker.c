@@ -503,6 +503,16 @@ static void sample_thread(ssp_walker *w, uintptr_t tsaddr, const PyThreadState *
     }
 
     resolve_chain(w, current, st);
+#if !SSPL_FRAMES_IN_CHUNKS
+    /* A 3.9/3.10 frame that returned while we read it has its f_back cleared
+     * (a finished coroutine's f_gen too): it reads as a whole stack of one
+     * frame. Such a stack stands only if the thread still points at it. */
+    if (!st->torn && st->nframes == 1) {
+        uintptr_t again = 0;
+        if (ss_safe_read(&again, (const void *)slot, sizeof again) || again != current)
+            goto torn;
+    }
+#endif
     return;
 torn:
     st->torn = 1;
