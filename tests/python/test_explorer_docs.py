@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import re
 
-from conftest import REPO
+# The source tree this file is in (conftest.REPO is the build copy under ASan).
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DOCS = os.path.join(REPO, "docs", "explorer")
 
