@@ -46,7 +46,7 @@ test-asan-core: deps $(GEN)/profile.pb-c.c build/test_core_asan
 test-asan-python: venv $(GEN)/profile.pb-c.c
 	tests/reliability/asan_tree.sh $(ASAN_DIR) $(VPY)
 	cd $(ASAN_DIR) && $(ASAN_ENV) PYTHONPATH=ext $(abspath $(VPY)) -m pytest -q -p no:cacheprovider tests/python \
-		--ignore=tests/python/test_serve_browser.py
+		--ignore=tests/python/test_serve_browser.py --ignore=tests/python/test_explorer_docs.py
 	cd $(ASAN_DIR) && $(ASAN_ENV) PYTHONPATH=ext RELIABILITY_CI=1 $(abspath $(VPY)) -m pytest -q -p no:cacheprovider \
 		$(ASAN_RELIABILITY)
 
